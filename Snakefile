@@ -1,0 +1,30 @@
+# The ctadam workflow: data -> runs (JSON records) -> aggregates -> figures, tables,
+# numbers -> paper. This file only loads and validates the configuration and includes
+# one rule file per experiment family from code/workflow/rules/.
+#
+#   snakemake --cores all                                  # quick CPU profile (default)
+#   snakemake --cores all --configfile config/full.yaml    # paper scale, GPU
+#   snakemake --cores 1 figures/stability_region.pdf       # one target
+
+
+from snakemake.utils import validate
+
+
+configfile: "config/quick.yaml"
+
+
+validate(config, "config/schema.yaml")
+
+PROFILE = config["profile"]
+# Each rule file appends the final outputs of its family to ALL_TARGETS.
+ALL_TARGETS = []
+
+
+include: "code/workflow/rules/common.smk"
+include: "code/workflow/rules/bench.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        ALL_TARGETS,

@@ -1,0 +1,1 @@
+# Speed of KAdam against torch.optim.Adam (issue: foundation). Owned by the optimizer work.
