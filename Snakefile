@@ -22,6 +22,11 @@ ALL_TARGETS = []
 
 include: "code/workflow/rules/common.smk"
 include: "code/workflow/rules/bench.smk"
+include: "code/workflow/rules/theory.smk"
+include: "code/workflow/rules/data.smk"
+include: "code/workflow/rules/sweep.smk"
+include: "code/workflow/rules/normalization.smk"
+include: "code/workflow/rules/paper.smk"
 
 
 rule all:

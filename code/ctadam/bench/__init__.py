@@ -1,0 +1,1 @@
+"""Speed benchmarks, measured as ratios against a baseline in the same process."""

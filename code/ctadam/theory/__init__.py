@@ -1,0 +1,1 @@
+"""Theory: the stable (beta, gamma) region, the continuous-time model, norm dynamics."""

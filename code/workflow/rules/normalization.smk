@@ -1,0 +1,1 @@
+# Rules of the normalization family (placeholder: being written).

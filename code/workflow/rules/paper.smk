@@ -1,0 +1,1 @@
+# Rules of the paper family (placeholder: being written).

@@ -1,0 +1,1 @@
+# Rules of the sweep family (placeholder: being written).

@@ -1,0 +1,1 @@
+# Rules of the theory family (placeholder: being written).
