@@ -1,1 +1,64 @@
-# Speed of KAdam against torch.optim.Adam (issue: foundation). Owned by the optimizer work.
+# Speed of KAdam against torch.optim.Adam, timed in one process (python -m ctadam.bench.optimizer).
+# The timing rule is the expensive step; numbers, table and figure are cheap rules reading its
+# JSON record, so restyling the figure never re-times anything.
+
+
+rule bench_optimizer:
+    output:
+        "data/bench/optimizer.json",
+    params:
+        sizes=" ".join(str(s) for s in config["bench"]["sizes"]),
+        ks=" ".join(str(k) for k in config["bench"]["ks"]),
+        repeats=config["bench"]["repeats"],
+        warmup=config["bench"]["warmup"],
+        compile_flag="" if config["bench"]["compile"] else "--no-compile",
+    log:
+        "logs/bench_optimizer/bench_optimizer.log",
+    benchmark:
+        "benchmarks/bench_optimizer/bench_optimizer.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    shell:
+        "{PY} ctadam.bench.optimizer measure --out {output} --sizes {params.sizes}"
+        " --ks {params.ks} --repeats {params.repeats} --warmup {params.warmup}"
+        " --threads 1 {params.compile_flag} > {log} 2>&1"
+
+
+rule bench_numbers:
+    input:
+        "data/bench/optimizer.json",
+    output:
+        macros="paper/generated/numbers_bench.tex",
+        table="paper/generated/bench_optimizer.tex",
+    log:
+        "logs/bench_numbers/bench_numbers.log",
+    benchmark:
+        "benchmarks/bench_numbers/bench_numbers.tsv"
+    threads: 1
+    shell:
+        "{PY} ctadam.bench.optimizer numbers --record {input} --macros {output.macros}"
+        " --table {output.table} > {log} 2>&1"
+
+
+rule bench_figure:
+    input:
+        "data/bench/optimizer.json",
+    output:
+        pdf="figures/optimizer_bench.pdf",
+        png="figures/optimizer_bench.png",
+    log:
+        "logs/bench_figure/bench_figure.log",
+    benchmark:
+        "benchmarks/bench_figure/bench_figure.tsv"
+    threads: 1
+    shell:
+        "{PY} ctadam.plots.optimizer_bench --record {input} --out {output.pdf} > {log} 2>&1"
+
+
+ALL_TARGETS += [
+    "figures/optimizer_bench.pdf",
+    "figures/optimizer_bench.png",
+    "paper/generated/numbers_bench.tex",
+    "paper/generated/bench_optimizer.tex",
+]
