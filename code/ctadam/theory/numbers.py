@@ -1,0 +1,90 @@
+"""LaTeX number macros of the theory family (paper/generated/numbers_theory.tex).
+
+Stability numbers are computed from :mod:`ctadam.theory.stability`; the fitted orders and error
+ranges come from the ``ct_error`` records given on the command line.
+
+    python -m ctadam.theory.numbers --records data/theory/ct_*.json --out numbers_theory.tex
+"""
+
+import argparse
+
+import numpy as np
+
+from ctadam.io import read_json, write_macros
+from ctadam.theory import continuous, problems
+from ctadam.theory import stability as st
+
+PRESET_NAMES = {(0.9, 0.999): "Default", (0.9, 0.95): "NineNinetyfive",
+                (0.9, 0.99): "NineNinetynine", (0.5, 0.999): "Half", (0.95, 0.95): "Equal"}
+
+
+def _word(problem: str) -> str:
+    return "".join(part.capitalize() for part in problem.split("_"))
+
+
+def kernel_lag_mismatch(beta: float, gamma: float) -> float:
+    """Lag of the kernel-rate ODE minus Adam's, gamma part minus beta part (eq:lag-mismatch):
+    f(gamma) - f(beta) with f(x) = 1/(-ln x) - 1/(1-x) + 1/2, in steps."""
+    def f(x):
+        return 1.0 / -np.log(x) - 1.0 / (1.0 - x) + 0.5
+    return float(f(gamma) - f(beta))
+
+
+def stability_macros() -> dict[str, str]:
+    out = {}
+    for (b, g), name in PRESET_NAMES.items():
+        out[f"TheoryBinf{name}"] = f"{float(st.bound_inf(b, g)):.2f}"
+    out["TheoryRhoUnstable"] = f"{float(st.growth_rate(0.99, 0.9)):.4f}"
+    out["TheoryBnUnstableThousand"] = f"{float(st.bound_n(0.99, 0.9, 1000)):.1e}"
+    out["TheoryBcontDefault"] = f"{float(st.bound_continuous(-np.log(0.9), -np.log(0.999))):.2f}"
+    return out
+
+
+def record_macros(records: list[dict]) -> dict[str, str]:
+    out = {}
+    for rec in records:
+        word = _word(rec["problem"])
+        etas = [r["eta"] for r in rec["runs"]]
+        for kind in continuous.RATES:
+            out[f"TheoryOrder{word}{kind.capitalize()}"] = f"{rec['order'][kind]:.2f}"
+            small = sorted(rec["runs"], key=lambda r: r["eta"])[:2]
+            local = continuous.fit_order([r["eta"] for r in small],
+                                         [r[kind]["error"] for r in small])
+            out[f"TheorySlopeSmallest{word}{kind.capitalize()}"] = f"{local:.2f}"
+            out[f"TheoryOrderQuarter{word}{kind.capitalize()}"] = (
+                f"{rec['order_quarter'][kind]:.2f}")
+            errs = [r[kind]["error"] for r in rec["runs"]]
+            out[f"TheoryErrMin{word}{kind.capitalize()}"] = f"{min(errs):.1e}"
+            out[f"TheoryErrMax{word}{kind.capitalize()}"] = f"{max(errs):.1e}"
+        out[f"TheoryEtaMin{word}"] = f"{min(etas):.1e}"
+        out[f"TheorySolverDelta{word}"] = f"{max(rec['solver_delta'].values()):.0e}"
+        out[f"TheoryRtol{word}"] = f"{rec['rtol']:.0e}"
+        out[f"TheoryEtaMax{word}"] = f"{max(etas):.1e}"
+        out[f"TheoryEtaDecades{word}"] = f"{np.log10(max(etas) / min(etas)):.1f}"
+        out[f"TheoryNEtas{word}"] = str(len(etas))
+        out[f"TheorySignChanges{word}"] = str(sum(r["sign_changes"] for r in rec["runs"]))
+        out[f"TheoryWeightDecay{word}"] = f"{rec['weight_decay']:g}"
+        # the EMA lag of v, eta/(1-gamma), at the largest eta, as a fraction of the horizon
+        out[f"TheoryLagFraction{word}"] = f"{max(etas) / (1 - rec['gamma']) / rec['horizon']:.2f}"
+    rec = records[0]
+    out["TheoryCtBeta"] = f"{rec['beta']:g}"
+    out["TheoryCtGamma"] = f"{rec['gamma']:g}"
+    out["TheoryCtHorizon"] = f"{rec['horizon']:g}"
+    out["TheoryQuadCondition"] = f"{problems.QUAD_CONDITION:g}"
+    out["TheoryKernelLagMismatch"] = f"{kernel_lag_mismatch(rec['beta'], rec['gamma']):.4f}"
+    return out
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", nargs="+", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    macros = stability_macros() | record_macros([read_json(p) for p in args.records])
+    write_macros(args.out, macros, comment="theory family: python -m ctadam.theory.numbers")
+    for name, value in sorted(macros.items()):
+        print(f"{name} = {value}")
+
+
+if __name__ == "__main__":
+    main()

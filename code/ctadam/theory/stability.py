@@ -1,0 +1,236 @@
+r"""Adam's stable (beta, gamma) region: the worst-case size of one update.
+
+Per coordinate, with eps = 0 and zero initial moments, Adam's n-th update is
+``u_n = mhat_n / sqrt(vhat_n)`` with
+
+    m_n = (1-beta)  sum_{k<n} beta^k  g_{n-k},    mhat_n = m_n / (1-beta^n),
+    v_n = (1-gamma) sum_{k<n} gamma^k g_{n-k}^2,  vhat_n = v_n / (1-gamma^n).
+
+Writing ``beta^k g = (beta^k gamma^{-k/2}) (gamma^{k/2} g)`` and applying Cauchy-Schwarz gives
+the tight bound (paper/sections/theory.tex, eq:bound-n)
+
+    |u_n| <= B_n = (1-beta) sqrt(1-gamma^n) / ((1-beta^n) sqrt(1-gamma)) * sqrt(S_n),
+    S_n = sum_{k<n} r^k,   r = beta^2 / gamma,
+
+attained by ``g_{n-k} proportional to (beta/gamma)^k`` (eq:adversarial). For r < 1 the limit is
+``B_inf = (1-beta) / sqrt((1-gamma)(1-r))`` (eq:bound-inf); on the boundary r = 1 (gamma = beta^2)
+B_n grows like sqrt(n), and beyond it like exp(rho n) with ``rho = ln(beta) - ln(gamma)/2``
+(eq:growth-rate). Everything is computed in logarithms so that n up to 1e6 and r up to 1.5
+neither overflow nor produce NaN; :func:`log_bound_n` is the exact value when ``B_n`` itself
+exceeds the float range (where :func:`bound_n` returns inf).
+
+All functions broadcast over numpy arrays of beta, gamma and n.
+"""
+
+import numpy as np
+
+from ctadam.checks import check_int, check_unit_interval
+
+
+def _decay_array(name: str, value) -> np.ndarray:
+    """``value`` as a float array whose every entry lies in [0, 1), else ValueError naming it."""
+    arr = np.asarray(value, dtype=float)
+    bad = ~((arr >= 0.0) & (arr < 1.0))
+    if np.any(bad):
+        check_unit_interval(name, float(arr[bad].flat[0]))
+    return arr
+
+
+def _steps_array(name: str, value) -> np.ndarray:
+    """``value`` as a float array of integers >= 1, else ValueError naming it."""
+    arr = np.asarray(value)
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    arrf = arr.astype(float)
+    bad = ~(np.isfinite(arrf) & (arrf >= 1) & (arrf == np.floor(arrf)))
+    if np.any(bad):
+        first = arr[bad].flat[0]
+        check_int(name, int(first) if float(first).is_integer() else float(first))
+    return arrf
+
+
+def _log(x: np.ndarray) -> np.ndarray:
+    """Natural log with log(0) = -inf and no warning."""
+    with np.errstate(divide="ignore"):
+        return np.log(x)
+
+
+def _log_ratio(beta: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+    """ln r = 2 ln(beta) - ln(gamma), with r = 0 when beta = 0 and r = inf when gamma = 0 < beta."""
+    lb, lg = _log(beta), _log(gamma)
+    with np.errstate(invalid="ignore"):
+        lr = 2.0 * lb - lg
+    return np.where(beta == 0.0, -np.inf, np.where(gamma == 0.0, np.inf, lr))
+
+
+def _log_one_minus_pow(x: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """ln(1 - x^n) for x in [0, 1), accurate when x^n is close to 1."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xn = np.where(x == 0.0, 0.0, np.exp(n * _log(x)))
+        return np.log1p(-xn)
+
+
+def log_geometric_sum(log_r, n) -> np.ndarray:
+    """ln S_n with S_n = sum_{k=0}^{n-1} r^k, given ln r (any real or +-inf) and n >= 1.
+
+    Uses ``S_n = expm1(n ln r) / expm1(ln r)`` arranged so that every factor is evaluated
+    where it is accurate: r < 1, r = 1 (S_n = n) and r > 1 separately.
+    """
+    lr = np.asarray(log_r, dtype=float)
+    n = np.asarray(n, dtype=float)
+    lr, n = np.broadcast_arrays(lr, n)
+    out = np.empty(lr.shape)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        below = lr < 0
+        above = lr > 0
+        on = lr == 0
+        lb, nb = lr[below], n[below]
+        out[below] = np.log(-np.expm1(nb * lb)) - np.log(-np.expm1(lb))
+        la, na = lr[above], n[above]
+        out[above] = (na - 1.0) * la + np.log(-np.expm1(-na * la)) - np.log(-np.expm1(-la))
+        out[on] = np.log(n[on])
+    # A single term (n = 1) is 1 whatever r is, including r = inf.
+    out = np.where(n == 1.0, 0.0, out)
+    return out
+
+
+def log_bound_n(beta, gamma, n) -> np.ndarray:
+    """ln B_n(beta, gamma), the exact log of :func:`bound_n` (finite for any n when gamma > 0)."""
+    beta = _decay_array("beta", beta)
+    gamma = _decay_array("gamma", gamma)
+    n = _steps_array("n", n)
+    beta, gamma, n = np.broadcast_arrays(beta, gamma, n)
+    log_s = log_geometric_sum(_log_ratio(beta, gamma), n)
+    return (
+        np.log1p(-beta)
+        - _log_one_minus_pow(beta, n)
+        + 0.5 * _log_one_minus_pow(gamma, n)
+        - 0.5 * np.log1p(-gamma)
+        + 0.5 * log_s
+    )
+
+
+def bound_n(beta, gamma, n) -> np.ndarray:
+    """B_n(beta, gamma): the largest |u_n| any gradient history can produce (eq:bound-n).
+
+    Returns inf where the value exceeds the float range (use :func:`log_bound_n` there) and
+    where gamma = 0 < beta and n >= 2 (the bound is then truly infinite).
+    """
+    with np.errstate(over="ignore"):
+        return np.exp(log_bound_n(beta, gamma, n))
+
+
+def in_stable_region(beta, gamma) -> np.ndarray:
+    """True where beta^2 < gamma (eq:region): there B_n stays bounded as n -> infinity."""
+    beta = _decay_array("beta", beta)
+    gamma = _decay_array("gamma", gamma)
+    return beta * beta < gamma
+
+
+def bound_inf(beta, gamma) -> np.ndarray:
+    """B_inf = (1-beta) / sqrt((1-gamma)(1 - beta^2/gamma)) inside the region, inf outside
+    (eq:bound-inf)."""
+    beta = _decay_array("beta", beta)
+    gamma = _decay_array("gamma", gamma)
+    beta, gamma = np.broadcast_arrays(beta, gamma)
+    inside = beta * beta < gamma
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # 1 - beta^2/gamma = -expm1(ln r): accurate right next to the boundary.
+        one_minus_r = np.where(inside, -np.expm1(_log_ratio(beta, gamma)), 1.0)
+        value = (1.0 - beta) / np.sqrt((1.0 - gamma) * one_minus_r)
+    return np.where(inside, value, np.inf)
+
+
+def growth_rate(beta, gamma) -> np.ndarray:
+    """rho = ln(beta) - ln(gamma)/2 (eq:growth-rate): ln B_n grows like rho n outside the region.
+
+    Negative inside the region, zero on the boundary; -inf where beta = 0 and +inf where
+    gamma = 0 < beta.
+    """
+    beta = _decay_array("beta", beta)
+    gamma = _decay_array("gamma", gamma)
+    return 0.5 * _log_ratio(beta, gamma)
+
+
+def adversarial_history(beta, gamma, n: int, log: bool = False) -> np.ndarray:
+    """The gradient history g_1..g_n whose n-th Adam update equals B_n (eq:adversarial).
+
+    ``g_j = (beta/gamma)^(n-j)``, scaled so that the largest entry is 1 (u is invariant to the
+    scale of g). Shape ``broadcast(beta, gamma).shape + (n,)``. With ``log=True`` returns
+    ln g_j instead, which stays finite when (beta/gamma)^n leaves the float range.
+    Requires gamma > 0 (for gamma = 0 < beta the supremum is not attained).
+    """
+    beta = _decay_array("beta", beta)
+    gamma = _decay_array("gamma", gamma)
+    n = check_int("n", n, low=1)
+    if np.any(gamma == 0.0):
+        raise ValueError("gamma must be in (0, 1) for an adversarial history, got 0")
+    beta, gamma = np.broadcast_arrays(beta, gamma)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = _log(beta) - np.log(gamma)  # ln(beta/gamma), -inf when beta = 0
+    age = np.arange(n - 1, -1, -1, dtype=float)  # n - j for j = 1..n
+    with np.errstate(invalid="ignore"):
+        logs = np.where(age == 0, 0.0, step[..., None] * age)
+    logs = logs - np.max(logs, axis=-1, keepdims=True)
+    return logs if log else np.exp(logs)
+
+
+def bound_continuous(a, b, t=None) -> np.ndarray:
+    """Bound on |mhat / sqrt(vhat)| for exponential-kernel EMAs with rates a, b > 0
+    (eq:bound-continuous).
+
+    ``m(t) = a int_0^t e^{-a s} g(t-s) ds``, ``v(t) = b int_0^t e^{-b s} g(t-s)^2 ds``, bias
+    corrected by ``1 - e^{-a t}`` and ``1 - e^{-b t}``. Cauchy-Schwarz gives
+
+        B(t) = a sqrt((1-e^{-bt}) / b) * sqrt((1 - e^{-(2a-b)t}) / (2a-b)) / (1 - e^{-at}),
+
+    and for t = None (t -> infinity) ``a / sqrt(b (2a - b))`` when 2a > b, else inf. With
+    a = -ln(beta), b = -ln(gamma) per step, 2a > b is exactly beta^2 < gamma.
+    """
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    for name, arr in (("a", a), ("b", b)):
+        if np.any(~(np.isfinite(arr) & (arr > 0))):
+            raise ValueError(f"{name} must be a finite rate in (0, inf), got {arr}")
+    c = 2.0 * a - b
+    if t is None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(c > 0, a / np.sqrt(b * np.abs(c)), np.inf)
+    t = np.asarray(t, dtype=float)
+    if np.any(~(np.isfinite(t) & (t > 0))):
+        raise ValueError(f"t must be a finite time in (0, inf), got {t}")
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        # int_0^t e^{-c s} ds = -expm1(-c t)/c, which tends to t as c -> 0.
+        kern = np.where(c == 0, t, -np.expm1(-c * t) / np.where(c == 0, 1.0, c))
+        return a * np.sqrt(-np.expm1(-b * t) / b) * np.sqrt(kern) / -np.expm1(-a * t)
+
+
+def _level_pairs(levels) -> list[tuple[float, float]]:
+    pairs = [tuple(level) for level in levels]
+    if not pairs or any(len(p) != 2 for p in pairs):
+        raise ValueError(f"levels must be a non-empty list of (beta, gamma) pairs, got {levels!r}")
+    return [
+        (check_unit_interval(f"beta of level {i + 1}", b),
+         check_unit_interval(f"gamma of level {i + 1}", g))
+        for i, (b, g) in enumerate(pairs)
+    ]
+
+
+def compose_levels(levels, n=None) -> np.ndarray:
+    """Product of the per-level bounds of k-Adam (eq:compose): prod_i B(beta_i, gamma_i).
+
+    ``levels`` is a list of (beta_i, gamma_i), level 1 first; ``n`` the step (None: B_inf).
+    The product is finite exactly when every level is inside its region, which is when every
+    intermediate signal u_1, ..., u_k of k-Adam stays bounded. It is a valid but loose bound on
+    the final update: with eps = 0 each level's output is invariant to the scale of its
+    input, so |u_k| <= B(beta_k, gamma_k) alone (:func:`final_update_bound`).
+    """
+    pairs = _level_pairs(levels)
+    per = [bound_inf(b, g) if n is None else bound_n(b, g, n) for b, g in pairs]
+    return np.prod(np.stack(np.broadcast_arrays(*per)), axis=0)
+
+
+def final_update_bound(levels, n=None) -> np.ndarray:
+    """The tighter bound on k-Adam's final update u_k: the last level's B (eq:compose)."""
+    beta, gamma = _level_pairs(levels)[-1]
+    return bound_inf(beta, gamma) if n is None else bound_n(beta, gamma, n)
