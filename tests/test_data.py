@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from ctadam import data
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,8 +6,9 @@ every parameter outside all groups, scaling it alone changes the loss.
 
 import pytest
 import torch
-from ctadam.models import ARCHS, build_model, scale_invariant_groups
 from torch.nn import functional as F
+
+from ctadam.models import ARCHS, build_model, scale_invariant_groups
 
 VOCAB = 11
 

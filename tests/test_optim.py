@@ -258,7 +258,7 @@ def test_cuda_matches_cpu(foreach):
     theta0 = torch.randn(100, dtype=torch.float64)
     out = []
     for device in ("cpu", "cuda"):
-        theta = theta0.to(device).requires_grad_()
+        theta = theta0.to(device, copy=True).requires_grad_()
         opt = KAdam([theta], lr=1e-2, k=3, foreach=foreach)
         for _ in range(20):
             opt.zero_grad()
