@@ -10,7 +10,11 @@
 from snakemake.utils import validate
 
 
-configfile: "config/quick.yaml"
+# The quick profile is the default. A profile given with --configfile replaces it rather
+# than being merged into it, so no key of quick.yaml leaks into smoke or full.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/quick.yaml"
 
 
 validate(config, "config/schema.yaml")
