@@ -30,7 +30,11 @@ rule bench_numbers:
         "data/bench/optimizer.json",
     output:
         macros="paper/generated/numbers_bench.tex",
-        table="paper/generated/bench_optimizer.tex",
+        table=report(
+            "paper/generated/bench_optimizer.tex",
+            caption="../../../report/bench_optimizer.rst",
+            category="k-Adam",
+        ),
     log:
         "logs/bench_numbers/bench_numbers.log",
     benchmark:
@@ -45,7 +49,11 @@ rule bench_figure:
     input:
         "data/bench/optimizer.json",
     output:
-        pdf="figures/optimizer_bench.pdf",
+        pdf=report(
+            "figures/optimizer_bench.pdf",
+            caption="../../../report/optimizer_bench.rst",
+            category="k-Adam",
+        ),
         png="figures/optimizer_bench.png",
     log:
         "logs/bench_figure/bench_figure.log",

@@ -69,7 +69,11 @@ rule normdyn_numbers:
         expand("data/normdyn/beta{beta}.json", beta=ND_BETAS),
     output:
         macros="paper/generated/numbers_norm.tex",
-        table="paper/generated/normdyn_table.tex",
+        table=report(
+            "paper/generated/normdyn_table.tex",
+            caption="../../../report/normdyn_table.rst",
+            category="Normalization",
+        ),
         summary="data/normdyn/summary.json",
     log:
         "logs/normdyn_numbers/normdyn_numbers.log",

@@ -8,7 +8,11 @@ CT_PROBLEMS = list(THEORY["continuous"]["problems"])
 
 rule theory_symbolic:
     output:
-        "paper/generated/theory_symbolic.tex",
+        report(
+            "paper/generated/theory_symbolic.tex",
+            caption="../../../report/theory_symbolic.rst",
+            category="Stability",
+        ),
     log:
         "logs/theory_symbolic/theory_symbolic.log",
     benchmark:
@@ -57,7 +61,12 @@ rule theory_numbers:
 
 rule theory_stability_region:
     output:
-        multiext("figures/stability_region", ".pdf", ".png"),
+        report(
+            "figures/stability_region.pdf",
+            caption="../../../report/stability_region.rst",
+            category="Stability",
+        ),
+        "figures/stability_region.png",
     params:
         grid=THEORY["region_grid"],
     log:
@@ -73,7 +82,12 @@ rule theory_continuous_time:
     input:
         expand("data/theory/ct_{problem}.json", problem=CT_PROBLEMS),
     output:
-        multiext("figures/continuous_time", ".pdf", ".png"),
+        report(
+            "figures/continuous_time.pdf",
+            caption="../../../report/continuous_time.rst",
+            category="Continuous time",
+        ),
+        "figures/continuous_time.png",
     log:
         "logs/theory_continuous_time/theory_continuous_time.log",
     benchmark:
