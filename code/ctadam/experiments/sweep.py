@@ -1,0 +1,309 @@
+r"""The (beta, gamma) stability sweep: grid -> run configs, and records -> summary and numbers.
+
+Every cell of a (beta, gamma) grid is one full-batch training run of :mod:`ctadam.train`
+(float64, a tiny eps so that eps does not mask the instability); an eps panel repeats one row
+of the grid at larger eps. A run is identified by :func:`run_id` of its (beta, gamma, eps), so
+panel runs at the grid's eps are the grid's own runs.
+
+Per run the aggregation computes
+
+* the max RMS update :math:`\max_n \lVert u_n\rVert/\sqrt d` and max coordinate
+  :math:`\max_n \max_i |u_{n,i}|`;
+* the growth exponent :math:`r_{\max}`: the largest least-squares slope of
+  :math:`\ln\lVert\theta\rVert` against the step over sliding windows of the logged norms
+  (finite part of the run), compared with :math:`\rho = \ln\beta - \tfrac12\ln\gamma`
+  (\cref{eq:growth-rate});
+* the measured label: *unstable* when the run diverged (non-finite loss or parameter norm
+  above ``diverge_norm``) or the :class:`~ctadam.monitor.StabilityMonitor` flagged exponential
+  growth (a window with :math:`r > 0` and :math:`r\bar n > p_{\max}`); otherwise *stable*.
+  The theory label is unstable iff :math:`\beta^2 \ge \gamma` (\cref{eq:region});
+* for runs inside the region, :math:`\max_n \max_i |u_{n,i}| / B_n` with :math:`B_n` of
+  \cref{eq:bound-n}. The hard property is that this never exceeds 1 (+ a float tolerance);
+  :func:`check_bound` raises :class:`BoundViolation` otherwise and the CLI exits non-zero.
+
+CLI::
+
+    python -m ctadam.experiments.sweep aggregate --records R1.json R2.json ... \
+        --sweep-json '{...}' --out summary.json --macros numbers_sweep.tex --table table.tex \\
+        --eps-table eps.tex
+"""
+
+import argparse
+import json
+import math
+import sys
+
+import numpy as np
+
+from ctadam import io
+from ctadam.checks import check_real
+from ctadam.monitor import fit_growth
+from ctadam.theory.stability import bound_inf, bound_n, growth_rate, in_stable_region
+
+
+class BoundViolation(AssertionError):
+    """An update coordinate exceeded B_n in a run inside the stable region."""
+
+
+def run_id(beta: float, gamma: float, eps: float) -> str:
+    """File-name-safe id of one run, e.g. ``b0.9_g0.7_e1e-16``."""
+    return f"b{beta:.6g}_g{gamma:.6g}_e{eps:.3g}"
+
+
+def train_config(sweep: dict, data: str, beta: float, gamma: float, eps: float) -> dict:
+    """The :mod:`ctadam.train` config of one sweep cell."""
+    return {
+        "task": "mnist1d", "data": data, "arch": "mlp", "norm": "none",
+        "model": {"hidden": list(sweep["hidden"])},
+        "optimizer": {"name": "adam", "lr": sweep["lr"], "betas": [beta, gamma], "eps": eps},
+        "steps": sweep["steps"], "batch_size": None, "dtype": sweep["dtype"],
+        "seed": sweep["seed"], "n_train": sweep["n_train"], "log_every": sweep["log_every"],
+        "diverge_norm": sweep["diverge_norm"], "monitor": dict(sweep["monitor"]),
+    }
+
+
+def grid_ids(sweep: dict) -> list[str]:
+    return [run_id(b, g, sweep["eps"]) for b in sweep["betas"] for g in sweep["gammas"]]
+
+
+def eps_panel_ids(sweep: dict) -> list[str]:
+    panel = sweep["eps_panel"]
+    return [run_id(panel["beta"], g, e) for e in panel["eps"] for g in panel["gammas"]]
+
+
+def run_configs(sweep: dict, data: str) -> dict[str, dict]:
+    """All runs of the sweep (grid and eps panel, deduplicated) by run id."""
+    cells = [(b, g, sweep["eps"]) for b in sweep["betas"] for g in sweep["gammas"]]
+    panel = sweep["eps_panel"]
+    cells += [(panel["beta"], g, e) for e in panel["eps"] for g in panel["gammas"]]
+    return {run_id(*c): train_config(sweep, data, *c) for c in cells}
+
+
+def max_growth_rate(steps, norms, window: int) -> float:
+    """Largest windowed slope of ln|theta| over the finite, positive prefix of ``norms``.
+
+    Runs too short for one window are fitted whole (at least 3 points), else NaN.
+    """
+    bad = [i for i, v in enumerate(norms) if not (math.isfinite(v) and v > 0)]
+    end = bad[0] if bad else len(norms)
+    steps, norms = steps[:end], norms[:end]
+    w = min(window, len(steps))
+    if w < 3:
+        return math.nan
+    rates = [fit_growth(steps[i:i + w], norms[i:i + w])[0] for i in range(len(steps) - w + 1)]
+    rates = [r for r in rates if math.isfinite(r)]
+    return max(rates) if rates else math.nan
+
+
+def summarize_run(record: dict) -> dict:
+    """The per-run numbers of the sweep (see the module docstring)."""
+    cfg = record["config"]
+    (beta, gamma), eps = cfg["optimizer"]["betas"][0], cfg["optimizer"]["eps"]
+    u_max = np.asarray(record["per_step"]["update_max_abs"], dtype=float)
+    u_rms = np.asarray(record["per_step"]["update_rms"], dtype=float)
+    inside = bool(in_stable_region(beta, gamma))
+    ratio = ratio_late = math.nan
+    if inside and u_max.size:
+        bn = bound_n(beta, gamma, np.arange(1, u_max.size + 1))
+        ratios = np.where(np.isfinite(u_max), u_max, np.inf) / bn
+        ratio = float(np.max(ratios))
+        ratio_late = float(np.max(ratios[1:])) if u_max.size > 1 else math.nan
+    unstable = record["status"] != "ok" or bool(record["monitor"]["exponential"])
+    return {
+        "id": run_id(beta, gamma, eps), "beta": beta, "gamma": gamma, "eps": eps,
+        "inside": inside, "theory_unstable": not inside, "measured_unstable": unstable,
+        "status": record["status"], "diverged_at": record["diverged_at"],
+        "flagged_at": record["monitor"]["flagged_at"],
+        "max_rms_update": _nanmax(u_rms), "max_abs_update": _nanmax(u_max),
+        "final_param_norm": record["log"]["param_norm"][-1],
+        "growth_rate": max_growth_rate(record["log"]["step"], record["log"]["param_norm"],
+                                       cfg["monitor"]["window"]),
+        "rho": float(growth_rate(beta, gamma)), "bound_inf": float(bound_inf(beta, gamma)),
+        "max_bound_ratio": ratio, "max_bound_ratio_after_first": ratio_late,
+        "steps_done": record["steps_done"],
+    }
+
+
+def _nanmax(a: np.ndarray) -> float:
+    a = a[np.isfinite(a)]
+    return float(a.max()) if a.size else math.nan
+
+
+def check_bound(runs: list[dict], tolerance: float) -> dict:
+    """Check max_n max_i |u_n,i| / B_n <= 1 + tolerance in every run inside the region.
+
+    Returns ``{"runs": count, "max_ratio": worst, "max_ratio_after_first": worst over n >= 2}``
+    (step 1 is a sign step, :math:`|u_{1,i}| = 1 = B_1`); raises :class:`BoundViolation` listing
+    the offending runs otherwise (a NaN ratio, i.e. a non-finite update inside, also fails).
+    """
+    tolerance = check_real("tolerance", tolerance, 0.0)
+    inside = [r for r in runs if r["inside"]]
+    bad = [r for r in inside if not r["max_bound_ratio"] <= 1.0 + tolerance]
+    if bad:
+        listing = ", ".join(f"{r['id']} (ratio {r['max_bound_ratio']:.6g})" for r in bad)
+        raise BoundViolation(f"{len(bad)} of {len(inside)} runs inside the stable region had "
+                             f"an update coordinate above B_n: {listing}")
+    worst = max((r["max_bound_ratio"] for r in inside), default=math.nan)
+    late = max((r["max_bound_ratio_after_first"] for r in inside), default=math.nan)
+    return {"runs": len(inside), "max_ratio": worst, "max_ratio_after_first": late}
+
+
+def aggregate(records: list[dict], grid_eps: float, tolerance: float) -> dict:
+    """Summary of a sweep: per-run numbers, grid agreement with theory, the bound check."""
+    runs = {}
+    for rec in records:
+        s = summarize_run(rec)
+        runs[s["id"]] = s
+    runs = [runs[k] for k in sorted(runs)]
+    grid = [r for r in runs if r["eps"] == grid_eps]
+    if not grid:
+        raise ValueError(f"grid_eps={grid_eps!r} matches no record's eps")
+    agree = [r for r in grid if r["theory_unstable"] == r["measured_unstable"]]
+    growing = [r for r in grid if r["theory_unstable"] and r["measured_unstable"]
+               and math.isfinite(r["growth_rate"])]
+    rel = [r["growth_rate"] / r["rho"] for r in growing]
+    confusion = {f"theory_{t}_measured_{m}": sum(
+        1 for r in grid if r["theory_unstable"] == (t == "unstable")
+        and r["measured_unstable"] == (m == "unstable"))
+        for t in ("stable", "unstable") for m in ("stable", "unstable")}
+    return {
+        "runs": runs, "grid_eps": grid_eps, "grid_cells": len(grid), "agree": len(agree),
+        "agreement": len(agree) / len(grid), "confusion": confusion,
+        "disagreeing": [r["id"] for r in grid if r not in agree],
+        "rate_over_rho": {"runs": len(rel), "median": _median(rel),
+                          "min": min(rel, default=math.nan), "max": max(rel, default=math.nan)},
+        "bound": check_bound(runs, tolerance),
+    }
+
+
+def _median(xs: list[float]) -> float:
+    return float(np.median(xs)) if xs else math.nan
+
+
+def macros(summary: dict, sweep_cfg: dict) -> dict[str, str]:
+    """LaTeX number macros (prefix ``Sweep``) of a summary."""
+    c = summary["confusion"]
+    mon = sweep_cfg["monitor"]
+    return {
+        "SweepCells": str(summary["grid_cells"]),
+        "SweepAgreeCells": str(summary["agree"]),
+        "SweepAgreement": f"{100 * summary['agreement']:.0f}",
+        "SweepStableAsStable": str(c["theory_stable_measured_stable"]),
+        "SweepStableAsUnstable": str(c["theory_stable_measured_unstable"]),
+        "SweepUnstableAsStable": str(c["theory_unstable_measured_stable"]),
+        "SweepUnstableAsUnstable": str(c["theory_unstable_measured_unstable"]),
+        "SweepInsideRuns": str(summary["bound"]["runs"]),
+        "SweepMaxBoundRatio": f"{summary['bound']['max_ratio']:.3f}",
+        "SweepBoundSlack": _latex_num(1.0 - summary["bound"]["max_ratio"]),
+        "SweepBoundSlackAfterFirst": _latex_num(1.0 - summary["bound"]["max_ratio_after_first"]),
+        "SweepRateRuns": str(summary["rate_over_rho"]["runs"]),
+        "SweepRateOverRhoMedian": f"{summary['rate_over_rho']['median']:.2f}",
+        "SweepRateOverRhoMin": f"{summary['rate_over_rho']['min']:.2f}",
+        "SweepRateOverRhoMax": f"{summary['rate_over_rho']['max']:.2f}",
+        "SweepSteps": str(sweep_cfg["steps"]), "SweepLr": f"{sweep_cfg['lr']:g}",
+        "SweepNTrain": str(sweep_cfg["n_train"]),
+        "SweepHidden": "--".join(str(h) for h in sweep_cfg["hidden"]),
+        "SweepEps": _latex_sci(sweep_cfg["eps"]),
+        "SweepWindow": str(mon["window"] * sweep_cfg["log_every"]),
+        "SweepMaxLoglogSlope": f"{mon['max_loglog_slope']:g}",
+        "SweepDivergeNorm": _latex_sci(sweep_cfg["diverge_norm"]),
+        "SweepDiverged": str(sum(1 for r in summary["runs"] if r["eps"] == summary["grid_eps"]
+                                 and r["status"] != "ok")),
+        **eps_panel_macros(summary, sweep_cfg),
+    }
+
+
+def eps_panel_macros(summary: dict, sweep_cfg: dict) -> dict[str, str]:
+    """Max RMS update per eps at the panel's gamma where the smallest eps gave the largest one."""
+    panel = sweep_cfg["eps_panel"]
+    by = {(r["gamma"], r["eps"]): r["max_rms_update"] for r in summary["runs"]
+          if r["beta"] == panel["beta"]}
+    eps_sorted = sorted(panel["eps"])
+    gamma = max(panel["gammas"], key=lambda g: by[(g, eps_sorted[0])])
+    out = {"SweepEpsPanelBeta": f"{panel['beta']:g}", "SweepEpsPanelGamma": f"{gamma:g}"}
+    for letter, eps in zip("ABCDEFGH", eps_sorted, strict=False):
+        out[f"SweepEpsPanelEps{letter}"] = _latex_sci(eps)
+        out[f"SweepEpsPanelRms{letter}"] = _latex_num(by[(gamma, eps)])
+    return out
+
+
+def _latex_num(x: float) -> str:
+    """Three significant digits, in scientific notation outside [1e-3, 1e4)."""
+    if not math.isfinite(x):
+        return "\\infty" if x > 0 else "\\text{nan}"
+    if x == 0 or 1e-3 <= abs(x) < 1e4:
+        return f"{x:.3g}"
+    mant, exp = f"{x:.2e}".split("e")
+    return f"{mant}\\times 10^{{{int(exp)}}}"
+
+
+def _latex_sci(x: float) -> str:
+    mant, exp = f"{x:.0e}".split("e")
+    return f"10^{{{int(exp)}}}" if mant == "1" else f"{mant}\\times 10^{{{int(exp)}}}"
+
+
+def table(summary: dict) -> str:
+    """Booktabs confusion table: theory label (rows) against measured label (columns)."""
+    c = summary["confusion"]
+    rows = [("inside ($\\beta^2<\\gamma$)", "stable"), ("outside ($\\beta^2\\ge\\gamma$)",
+                                                        "unstable")]
+    lines = ["\\begin{tabular}{lrr}", "\\toprule",
+             "theory region & measured stable & measured unstable \\\\", "\\midrule"]
+    for label, t in rows:
+        lines.append(f"{label} & {c[f'theory_{t}_measured_stable']} & "
+                     f"{c[f'theory_{t}_measured_unstable']} \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def eps_table(summary: dict, sweep_cfg: dict) -> str:
+    """Booktabs table of the eps panel: max RMS update per gamma (rows) and eps (columns)."""
+    panel = sweep_cfg["eps_panel"]
+    by = {(r["gamma"], r["eps"]): r for r in summary["runs"] if r["beta"] == panel["beta"]}
+    eps_sorted = sorted(panel["eps"])
+    head = " & ".join(f"$\\epsilon={_latex_sci(e)}$" for e in eps_sorted)
+    lines = ["\\begin{tabular}{l" + "r" * len(eps_sorted) + "}", "\\toprule",
+             f"$\\gamma$ ($\\beta={panel['beta']:g}$) & {head} \\\\", "\\midrule"]
+    for g in sorted(panel["gammas"]):
+        cells = []
+        for e in eps_sorted:
+            run = by[(g, e)]
+            mark = "\\,(D)" if run["status"] != "ok" else ""
+            cells.append(f"${_latex_num(run['max_rms_update'])}${mark}")
+        side = "inside" if g > panel["beta"] ** 2 else "outside"
+        lines.append(f"{g:g} ({side}) & " + " & ".join(cells) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ctadam.experiments.sweep")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    agg = sub.add_parser("aggregate", help="records -> summary JSON, macros, table")
+    agg.add_argument("--records", nargs="+", required=True)
+    agg.add_argument("--sweep-json", required=True,
+                     help="the sweep section of the workflow config, as a JSON string")
+    agg.add_argument("--out", required=True)
+    agg.add_argument("--macros", required=True)
+    agg.add_argument("--table", required=True, help="classification table (.tex)")
+    agg.add_argument("--eps-table", required=True, help="eps panel table (.tex)")
+    args = parser.parse_args(argv)
+    sweep_cfg = json.loads(args.sweep_json)
+    records = [io.read_json(p) for p in args.records]
+    try:
+        summary = aggregate(records, sweep_cfg["eps"], sweep_cfg["bound_tolerance"])
+    except BoundViolation as err:
+        print(f"HARD PROPERTY VIOLATED: {err}", file=sys.stderr)
+        return 1
+    io.write_json_atomic(args.out, summary)
+    io.write_macros(args.macros, macros(summary, sweep_cfg),
+                    "Stability sweep (python -m ctadam.experiments.sweep aggregate).")
+    io.write_text_atomic(args.table, table(summary))
+    io.write_text_atomic(args.eps_table, eps_table(summary, sweep_cfg))
+    print(f"agreement {summary['agree']}/{summary['grid_cells']}; bound ratio max "
+          f"{summary['bound']['max_ratio']:.4f} over {summary['bound']['runs']} inside runs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+r"""A stability monitor for any PyTorch training loop.
+
+Adam's update is bounded only inside the region :math:`\beta^2 < \gamma`
+(\cref{eq:region}); outside it, once gradients shrink, the parameter norm can grow
+exponentially. The monitor watches for exactly that. Every ``every`` optimizer steps it
+records, per parameter group, the parameter norm :math:`\lVert\theta_g\rVert` and the norm of
+the last update :math:`\lVert\theta_{g,n} - \theta_{g,n-1}\rVert`, and fits the recent growth of
+the total parameter norm by least squares over the last ``window`` records:
+
+.. math::  \ln\lVert\theta_n\rVert \approx c + r\,n, \qquad p = r\,\bar n ,
+
+with :math:`r` the growth exponent per step and :math:`\bar n` the window's mean step.
+:math:`p` is the local log-log slope :math:`d\ln\lVert\theta\rVert / d\ln n`: it stays bounded
+(about the degree) for polynomial growth, such as the :math:`\sqrt{n}` drift of healthy
+training, and grows without bound for exponential growth. Growth is called *exponential*
+when :math:`r > 0` and :math:`p > p_{\max}` (``max_loglog_slope``, default 2). Bounded updates
+:math:`\lVert u_n\rVert \le U` let the norm grow at most linearly,
+:math:`\lVert\theta_n\rVert \le \lVert\theta_0\rVert + \eta U n`, whose log-log slope is below 1, so
+the default leaves a factor 2 of margin. The monitor then warns once
+(``warnings.warn`` with :class:`UnstableGrowthWarning`) and keeps recording.
+
+Attach it in a few lines::
+
+    from ctadam.monitor import StabilityMonitor
+    monitor = StabilityMonitor(model)        # one group per module that owns parameters
+    for batch in loader:
+        ...; optimizer.step()
+        monitor.step()                       # cheap: norms only every `every` steps
+    print(monitor.verdict())
+"""
+
+import math
+import warnings
+from collections.abc import Iterable
+
+import torch
+
+
+class UnstableGrowthWarning(RuntimeWarning):
+    """The parameter norm is growing exponentially (outside Adam's stable region?)."""
+
+
+def module_groups(model: torch.nn.Module) -> dict[str, list[torch.nn.Parameter]]:
+    """Group a model's trainable parameters by the module that owns them (e.g. a layer's W, b)."""
+    groups: dict[str, list[torch.nn.Parameter]] = {}
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            owner = name.rsplit(".", 1)[0] if "." in name else name
+            groups.setdefault(owner, []).append(param)
+    return groups
+
+
+def fit_growth(steps: Iterable[float], norms: Iterable[float]) -> tuple[float, float]:
+    r"""Least-squares fit of :math:`\ln\lVert\theta\rVert = c + r n`; returns ``(r, r * mean(n))``.
+
+    Non-positive or non-finite norms make the fit meaningless and return ``(nan, nan)``.
+    """
+    xs = [float(s) for s in steps]
+    ys = [float(v) for v in norms]
+    if len(xs) < 2 or any(not (math.isfinite(v) and v > 0) for v in ys):
+        return math.nan, math.nan
+    ys = [math.log(v) for v in ys]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx == 0:
+        return math.nan, math.nan
+    rate = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+    return rate, rate * mx
+
+
+class StabilityMonitor:
+    """Track per-group parameter/update norms and flag exponential growth of the parameter norm.
+
+    Args:
+        groups: a ``torch.nn.Module`` (grouped by :func:`module_groups`), a dict name -> list of
+            parameters, or ``None`` when the caller feeds norms through :meth:`observe`.
+        every: record norms every ``every`` calls of :meth:`step` (default 1).
+        window: number of most recent records the growth fit uses (default 20, >= 3).
+        max_loglog_slope: :math:`p_{\\max}`; growth with a larger local log-log slope counts as
+            exponential (default 2: faster than quadratic;
+            bounded updates can grow the norm at most linearly, slope <= 1).
+        warn: emit :class:`UnstableGrowthWarning` the first time growth turns exponential.
+    """
+
+    def __init__(self, groups=None, every: int = 1, window: int = 20,
+                 max_loglog_slope: float = 2.0, warn: bool = True):
+        from ctadam.checks import check_int, check_real
+
+        if isinstance(groups, torch.nn.Module):
+            groups = module_groups(groups)
+        self.groups = {k: list(v) for k, v in (groups or {}).items()}
+        self.every = check_int("every", every, 1)
+        self.window = check_int("window", window, 3)
+        self.max_loglog_slope = check_real("max_loglog_slope", max_loglog_slope, 0.0,
+                                           low_open=True)
+        self.warn = warn
+        self.count = 0
+        self.history: dict[str, list] = {"step": [], "param_norm": [], "update_norm": []}
+        self.flagged_at: int | None = None
+        self._snapshot: dict[str, list[torch.Tensor]] | None = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """Call once after each optimizer step; records norms every ``every`` calls."""
+        self.count += 1
+        if self.count % self.every == 0:
+            pnorms = {k: _group_norm(ps) for k, ps in self.groups.items()}
+            unorms = None
+            if self._snapshot is not None:
+                unorms = {k: _group_norm([p - s for p, s in zip(ps, self._snapshot[k],
+                                                                 strict=True)])
+                          for k, ps in self.groups.items()}
+            self.observe(self.count, pnorms, unorms)
+            self._snapshot = None
+        if (self.count + 1) % self.every == 0:
+            self._snapshot = {k: [p.detach().clone() for p in ps] for k, ps in self.groups.items()}
+
+    def observe(self, step: int, param_norms: dict[str, float],
+                update_norms: dict[str, float] | None = None) -> None:
+        """Record norms measured elsewhere (how :mod:`ctadam.train` feeds the monitor)."""
+        self.history["step"].append(int(step))
+        self.history["param_norm"].append({k: float(v) for k, v in param_norms.items()})
+        self.history["update_norm"].append(
+            None if update_norms is None else {k: float(v) for k, v in update_norms.items()})
+        if self.flagged_at is None and self.is_exponential():
+            self.flagged_at = int(step)
+            if self.warn:
+                rate, slope = self.growth()
+                warnings.warn(
+                    f"parameter norm growing exponentially at step {step}: rate {rate:.3g} per "
+                    f"step, local log-log slope {slope:.3g} > {self.max_loglog_slope:g}; is "
+                    f"beta^2 >= gamma (outside Adam's stable region)?",
+                    UnstableGrowthWarning, stacklevel=2)
+
+    def total_norms(self, last: int | None = None) -> list[float]:
+        """The total parameter norm (all groups) at each record (or the ``last`` ones)."""
+        records = self.history["param_norm"][-last:] if last else self.history["param_norm"]
+        return [math.sqrt(sum(v * v for v in rec.values())) for rec in records]
+
+    def growth(self) -> tuple[float, float]:
+        """``(rate per step, local log-log slope)`` fitted over the last ``window`` records."""
+        steps = self.history["step"][-self.window:]
+        return fit_growth(steps, self.total_norms(self.window))
+
+    def is_exponential(self) -> bool:
+        """Whether the last ``window`` records show exponential growth (see module docstring)."""
+        if len(self.history["step"]) < self.window:
+            return False
+        rate, slope = self.growth()
+        return bool(rate > 0 and slope > self.max_loglog_slope)
+
+    def verdict(self) -> dict:
+        """JSON-ready summary: the latest growth fit and the step growth was first flagged."""
+        rate, slope = self.growth()
+        return {"exponential": self.flagged_at is not None, "flagged_at": self.flagged_at,
+                "growth_rate": rate, "loglog_slope": slope, "window": self.window,
+                "max_loglog_slope": self.max_loglog_slope, "records": len(self.history["step"])}
+
+    def state_dict(self) -> dict:
+        """Everything needed to resume monitoring after a checkpoint (plain Python values)."""
+        return {"count": self.count, "history": self.history, "flagged_at": self.flagged_at}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.count = state["count"]
+        self.history = state["history"]
+        self.flagged_at = state["flagged_at"]
+        self._snapshot = None
+
+
+def _group_norm(tensors: list[torch.Tensor]) -> float:
+    return math.sqrt(sum(float(t.detach().double().pow(2).sum()) for t in tensors))

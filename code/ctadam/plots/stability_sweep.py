@@ -1,0 +1,139 @@
+r"""Figure ``stability_sweep``: the (beta, gamma) training sweep against the stable region.
+
+(a) log10 of the max RMS update per grid cell and (b) the fitted growth exponent
+:math:`r_{\max}` of the parameter norm, both with the theory boundary :math:`\gamma = \beta^2`
+and marks on the cells measured unstable; (c) :math:`r_{\max}` against the predicted worst-case
+rate :math:`\rho`; (d) the largest update coordinate of each run inside the region against
+:math:`B_\infty`; (e) the eps panel: max RMS update along one row of the grid for several eps.
+
+Usage: ``python -m ctadam.plots.stability_sweep --summary S.json --sweep-json '{...}'
+--out figures/stability_sweep.pdf``
+"""
+
+import argparse
+import json
+import math
+
+import numpy as np
+from matplotlib import colors
+
+from ctadam import io
+from ctadam.plots import style
+
+
+def _cell_grid(runs: list[dict], betas, gammas, key: str) -> np.ndarray:
+    by_cell = {(r["beta"], r["gamma"]): r for r in runs}
+    out = np.full((len(betas), len(gammas)), np.nan)
+    for i, b in enumerate(betas):
+        for j, g in enumerate(gammas):
+            value = by_cell[(b, g)][key]
+            out[i, j] = value if value is not None else np.nan
+    return out
+
+
+def _boundary_in_index_space(betas, gammas):
+    """The curve gamma = beta^2 in cell-index coordinates (interpolated in log(1 - x))."""
+    lb, lg = np.log(1 - np.asarray(betas)), np.log(1 - np.asarray(gammas))
+    fine = 1 - np.exp(np.linspace(lb[0], lb[-1], 400))
+    y = np.interp(-np.log(1 - fine), -lb, np.arange(len(betas)))
+    x = np.interp(-np.log(1 - fine ** 2), -lg, np.arange(len(gammas)), left=-0.5,
+                  right=len(gammas) - 0.5)
+    return x, y
+
+
+def _heatmap(ax, fig, values, runs, betas, gammas, label, norm=None):
+    image = ax.imshow(values, origin="lower", aspect="auto", cmap="viridis", norm=norm)
+    fig.colorbar(image, ax=ax, label=label, shrink=0.9)
+    ax.set_xticks(range(len(gammas)), [f"{g:g}" for g in gammas], rotation=90, fontsize=6)
+    ax.set_yticks(range(len(betas)), [f"{b:g}" for b in betas], fontsize=6)
+    ax.set_xlabel(r"$\gamma$ (second-moment decay)")
+    ax.set_ylabel(r"$\beta$ (first-moment decay)")
+    x, y = _boundary_in_index_space(betas, gammas)
+    ax.plot(x, y, color="white", lw=1.5)
+    by_cell = {(r["beta"], r["gamma"]): r for r in runs}
+    for i, b in enumerate(betas):
+        for j, g in enumerate(gammas):
+            run = by_cell[(b, g)]
+            if run["status"] != "ok":
+                ax.text(j, i, "D", ha="center", va="center", color="red", fontsize=6)
+            elif run["measured_unstable"]:
+                ax.text(j, i, "x", ha="center", va="center", color="red", fontsize=7)
+    ax.set_xlim(-0.5, len(gammas) - 0.5)
+    ax.set_ylim(-0.5, len(betas) - 0.5)
+
+
+def plot(summary: dict, sweep_cfg: dict, out) -> None:
+    style.apply()
+    import matplotlib.pyplot as plt
+
+    runs = summary["runs"]
+    grid = [r for r in runs if r["eps"] == summary["grid_eps"]]
+    betas, gammas = sweep_cfg["betas"], sweep_cfg["gammas"]
+    fig = plt.figure(figsize=(style.FULL_WIDTH, 6.6), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1.15, 1.0])
+    ax_a, ax_b = top.subplots(1, 2)
+    ax_c, ax_d, ax_e = bottom.subplots(1, 3)
+
+    rms = _cell_grid(grid, betas, gammas, "max_rms_update")
+    _heatmap(ax_a, fig, np.log10(rms), grid, betas, gammas,
+             r"$\log_{10}\max_n \|u_n\|/\sqrt{d}$")
+    ax_a.set_title("(a) max RMS update (D: diverged, x: exp. growth)")
+    rate = _cell_grid(grid, betas, gammas, "growth_rate")
+    pos = rate[np.isfinite(rate) & (rate > 0)]
+    lognorm = colors.LogNorm(pos.min(), pos.max()) if pos.size else None
+    _heatmap(ax_b, fig, np.where(rate > 0, rate, np.nan), grid, betas, gammas,
+             r"$r_{\max}$ (per step)", norm=lognorm)
+    ax_b.set_title(r"(b) growth exponent of $\|\theta\|$; white: $\gamma=\beta^2$")
+
+    outside = [r for r in grid if r["theory_unstable"] and math.isfinite(r["growth_rate"])
+               and r["growth_rate"] > 0]
+    for flag, marker, name in ((True, "o", "measured unstable"), (False, "s", "measured stable")):
+        pts = [(r["rho"], r["growth_rate"]) for r in outside if r["measured_unstable"] == flag]
+        if pts:
+            ax_c.scatter(*zip(*pts, strict=True), marker=marker, s=12,
+                         facecolors="C0" if flag else "none", edgecolors="C0", label=name)
+    lim = [min([r["rho"] for r in outside] + [r["growth_rate"] for r in outside], default=1e-3),
+           max([r["rho"] for r in outside] + [r["growth_rate"] for r in outside], default=1.0)]
+    ax_c.plot(lim, lim, "k--", lw=0.8, label=r"$r_{\max}=\rho$")
+    ax_c.set(xscale="log", yscale="log",
+             xlabel=r"predicted rate $\rho=\ln\beta-\frac{1}{2}\ln\gamma$",
+             ylabel=r"measured $r_{\max}$ (per step)", title=r"(c) outside: $r_{\max}$ vs $\rho$")
+    ax_c.legend(frameon=False)
+
+    inside = [r for r in runs if r["inside"]]
+    ax_d.scatter([r["bound_inf"] for r in inside], [r["max_abs_update"] for r in inside], s=10,
+                 color="C0", label="runs inside (all eps)")
+    b_lim = [min(r["bound_inf"] for r in inside), max(r["bound_inf"] for r in inside)]
+    ax_d.plot(b_lim, b_lim, "k--", lw=0.8, label=r"$\max|u|=B_\infty$")
+    ax_d.set(xscale="log", yscale="log", xlabel=r"$B_\infty(\beta,\gamma)$",
+             ylabel=r"$\max_{n,i}|u_{n,i}|$",
+             title=r"(d) inside: $|u_{n,i}| \leq B_n$ "
+             + f"(max ratio {summary['bound']['max_ratio']:.3f})")
+    ax_d.legend(frameon=False)
+
+    panel = sweep_cfg["eps_panel"]
+    for k, eps in enumerate(panel["eps"]):
+        pts = sorted((r["gamma"], r["max_rms_update"]) for r in runs
+                     if r["beta"] == panel["beta"] and r["eps"] == eps
+                     and r["gamma"] in panel["gammas"])
+        ax_e.plot(*zip(*pts, strict=True), marker="o", ms=3, color=f"C{k}",
+                  label=rf"$\epsilon$ = {eps:.0e}")
+    ax_e.axvline(panel["beta"] ** 2, color="k", ls=":", lw=0.8, label=r"$\gamma=\beta^2$")
+    ax_e.set(yscale="log", xlabel=r"$\gamma$", ylabel=r"$\max_n \|u_n\|/\sqrt{d}$",
+             title=rf"(e) $\epsilon$ masks it ($\beta$ = {panel['beta']:g})")
+    ax_e.legend(frameon=False, loc="upper right")
+    style.save(fig, out)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ctadam.plots.stability_sweep")
+    parser.add_argument("--summary", required=True)
+    parser.add_argument("--sweep-json", required=True, help="sweep config as a JSON string")
+    parser.add_argument("--out", required=True, help="PDF path (a PNG is written beside it)")
+    args = parser.parse_args(argv)
+    plot(io.read_json(args.summary), json.loads(args.sweep_json), args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,84 @@
+"""Tests of ctadam.monitor.StabilityMonitor: growth fit, warning once, attachment to a loop."""
+
+import math
+import warnings
+
+import pytest
+import torch
+
+from ctadam.monitor import StabilityMonitor, UnstableGrowthWarning, fit_growth, module_groups
+
+
+def test_fit_growth_recovers_exponential_rate():
+    steps = list(range(100, 300, 10))
+    rate, slope = fit_growth(steps, [3.0 * math.exp(0.02 * s) for s in steps])
+    assert rate == pytest.approx(0.02, rel=1e-10)
+    assert slope == pytest.approx(0.02 * sum(steps) / len(steps), rel=1e-10)
+
+
+def test_fit_growth_rejects_bad_norms():
+    assert all(math.isnan(v) for v in fit_growth([1, 2, 3], [1.0, 0.0, 2.0]))
+    assert all(math.isnan(v) for v in fit_growth([1, 2, 3], [1.0, math.inf, 2.0]))
+
+
+def feed(monitor: StabilityMonitor, norm) -> None:
+    for step in range(10, 1010, 10):
+        monitor.observe(step, {"a": norm(step) / math.sqrt(2), "b": norm(step) / math.sqrt(2)})
+
+
+def test_exponential_growth_warns_once():
+    monitor = StabilityMonitor(window=10)
+    with pytest.warns(UnstableGrowthWarning) as caught:
+        feed(monitor, lambda n: math.exp(0.01 * n))
+    assert len(caught) == 1
+    verdict = monitor.verdict()
+    assert verdict["exponential"] and verdict["growth_rate"] == pytest.approx(0.01, rel=1e-9)
+    # the local log-log slope r * mean(n) first exceeds 2 at a window mean of ~200 steps
+    assert 200 <= verdict["flagged_at"] <= 300
+
+
+@pytest.mark.parametrize("norm", [lambda n: 5.0 + 0.3 * n, lambda n: 5.0 + math.sqrt(n),
+                                  lambda n: 5.0 * math.exp(-0.001 * n)])
+def test_bounded_update_growth_is_not_flagged(norm):
+    monitor = StabilityMonitor(window=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        feed(monitor, norm)
+    assert monitor.verdict()["exponential"] is False
+
+
+def test_attach_to_a_loop_records_groups_and_flags():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    monitor = StabilityMonitor(model, every=2, window=5, warn=False)
+    assert list(module_groups(model)) == ["0", "2"]
+    with torch.no_grad():
+        for _ in range(200):
+            for p in model.parameters():
+                p.mul_(1.05)  # a loop whose parameters grow by 5% per step
+            monitor.step()
+    hist = monitor.history
+    assert hist["step"][:3] == [2, 4, 6] and len(hist["step"]) == 100
+    layer = model[0]
+    expected = math.sqrt(sum(float(t.detach().double().pow(2).sum())
+                             for t in (layer.weight, layer.bias)))
+    assert hist["param_norm"][-1]["0"] == pytest.approx(expected, rel=1e-9)
+    # update norm of the last step: |theta_n - theta_{n-1}| = 0.05/1.05 |theta_n|
+    assert hist["update_norm"][-1]["0"] == pytest.approx(expected * 0.05 / 1.05, rel=1e-6)
+    assert monitor.verdict()["growth_rate"] == pytest.approx(math.log(1.05), rel=1e-6)
+    assert monitor.verdict()["exponential"]
+
+
+def test_state_dict_round_trip():
+    a = StabilityMonitor(window=10, warn=False)
+    feed(a, lambda n: math.exp(0.01 * n))
+    b = StabilityMonitor(window=10, warn=False)
+    b.load_state_dict(a.state_dict())
+    assert b.verdict() == a.verdict()
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="window must be an integer >= 3"):
+        StabilityMonitor(window=2)
+    with pytest.raises(ValueError, match="max_loglog_slope must be in"):
+        StabilityMonitor(max_loglog_slope=0.0)

@@ -1,0 +1,134 @@
+"""Tests of the (beta, gamma) sweep: configs, aggregation, the hard bound check, the figure."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from ctadam import io
+from ctadam.data import arrays_sha256
+from ctadam.experiments import sweep
+from ctadam.plots import stability_sweep
+from ctadam.theory.stability import bound_n
+from ctadam.train import run
+
+SWEEP = {"betas": [0.5, 0.9], "gammas": [0.7, 0.99], "eps": 1e-16,
+         "eps_panel": {"beta": 0.9, "gammas": [0.7, 0.99], "eps": [1e-16, 1e-8]},
+         "lr": 0.01, "steps": 40, "n_train": 64, "hidden": [8], "dtype": "float64", "seed": 0,
+         "log_every": 2, "diverge_norm": 1e8, "monitor": {"window": 5, "max_loglog_slope": 2.0},
+         "bound_tolerance": 1e-6}
+
+
+def fake_record(beta, gamma, eps=1e-16, u_max=None, norms=None, status="ok", flagged=None):
+    """A record with the fields the aggregation reads."""
+    n = 20
+    u_max = [1.0] + [0.5] * (n - 1) if u_max is None else u_max
+    steps = list(range(1, n + 1))
+    norms = [5.0 + 0.1 * s for s in steps] if norms is None else norms
+    return {"config": {"optimizer": {"betas": [[beta, gamma]], "eps": eps},
+                       "monitor": {"window": 5}},
+            "per_step": {"update_max_abs": u_max, "update_rms": [0.5 * u for u in u_max]},
+            "status": status, "diverged_at": None if status == "ok" else n,
+            "monitor": {"exponential": flagged is not None, "flagged_at": flagged},
+            "log": {"step": steps, "param_norm": norms}, "steps_done": n}
+
+
+def grid_records(violate=False):
+    recs = [fake_record(0.5, 0.7), fake_record(0.5, 0.99), fake_record(0.9, 0.99),
+            fake_record(0.9, 0.7, norms=[math.exp(0.3 * s) for s in range(1, 21)], flagged=12),
+            fake_record(0.9, 0.7, eps=1e-8), fake_record(0.9, 0.99, eps=1e-8)]
+    if violate:
+        b2 = float(bound_n(0.9, 0.99, 2))
+        recs[2] = fake_record(0.9, 0.99, u_max=[1.0, 1.01 * b2] + [0.1] * 18)
+    return recs
+
+
+def test_run_ids_and_dedup():
+    assert sweep.run_id(0.9, 0.7, 1e-16) == "b0.9_g0.7_e1e-16"
+    configs = sweep.run_configs(SWEEP, "d.npz")
+    assert len(configs) == 4 + 2  # the panel's eps=1e-16 runs are grid runs
+    cfg = configs["b0.9_g0.7_e1e-08"]
+    assert cfg["optimizer"] == {"name": "adam", "lr": 0.01, "betas": [0.9, 0.7], "eps": 1e-8}
+    assert cfg["batch_size"] is None and cfg["data"] == "d.npz"
+
+
+def test_max_growth_rate_uses_finite_prefix():
+    steps = list(range(0, 200, 10))
+    norms = [math.exp(0.05 * s) for s in steps[:15]] + [math.inf] * 5
+    assert sweep.max_growth_rate(steps, norms, 5) == pytest.approx(0.05, rel=1e-9)
+    assert math.isnan(sweep.max_growth_rate([1, 2], [1.0, 2.0], 5))
+
+
+def test_aggregate_labels_and_agreement():
+    summary = sweep.aggregate(grid_records(), 1e-16, 1e-6)
+    assert summary["grid_cells"] == 4 and summary["agree"] == 4
+    assert summary["confusion"]["theory_unstable_measured_unstable"] == 1
+    run = next(r for r in summary["runs"] if r["id"] == "b0.9_g0.7_e1e-16")
+    assert run["growth_rate"] == pytest.approx(0.3, rel=1e-9)
+    assert run["rho"] == pytest.approx(math.log(0.9) - 0.5 * math.log(0.7))
+    assert summary["rate_over_rho"]["runs"] == 1
+    # inside runs: the first step is a sign step, |u_1| = 1 = B_1
+    assert summary["bound"]["runs"] == 4
+    assert summary["bound"]["max_ratio"] == pytest.approx(1.0)
+    # afterwards |u| = 0.5, so the worst ratio is 0.5 / (smallest B_n, n >= 2, inside)
+    smallest = min(float(bound_n(b, g, np.arange(2, 21)).min())
+                   for b, g in [(0.5, 0.7), (0.5, 0.99), (0.9, 0.99)])
+    assert summary["bound"]["max_ratio_after_first"] == pytest.approx(0.5 / smallest)
+    # an outside cell measured stable lowers the agreement
+    recs = grid_records()
+    recs[3] = fake_record(0.9, 0.7)
+    summary = sweep.aggregate(recs, 1e-16, 1e-6)
+    assert summary["agree"] == 3 and summary["disagreeing"] == ["b0.9_g0.7_e1e-16"]
+
+
+def test_bound_violation_fails_loudly(tmp_path, capsys):
+    with pytest.raises(sweep.BoundViolation, match="b0.9_g0.99_e1e-16"):
+        sweep.aggregate(grid_records(violate=True), 1e-16, 1e-6)
+    paths = []
+    for i, rec in enumerate(grid_records(violate=True)):
+        paths.append(str(io.write_json_atomic(tmp_path / f"r{i}.json", rec)))
+    args = ["aggregate", "--records", *paths, "--sweep-json", json.dumps(SWEEP),
+            "--out", str(tmp_path / "s.json"), "--macros", str(tmp_path / "m.tex"),
+            "--table", str(tmp_path / "t.tex"), "--eps-table", str(tmp_path / "e.tex")]
+    assert sweep.main(args) == 1
+    assert "HARD PROPERTY VIOLATED" in capsys.readouterr().err
+    assert not (tmp_path / "s.json").exists()
+
+
+def test_cli_writes_summary_macros_table_and_figure(tmp_path):
+    paths = [str(io.write_json_atomic(tmp_path / f"r{i}.json", rec))
+             for i, rec in enumerate(grid_records())]
+    out = tmp_path / "s.json"
+    assert sweep.main(["aggregate", "--records", *paths, "--sweep-json", json.dumps(SWEEP),
+                       "--out", str(out), "--macros", str(tmp_path / "m.tex"),
+                       "--table", str(tmp_path / "t.tex"),
+                       "--eps-table", str(tmp_path / "e.tex")]) == 0
+    macros = (tmp_path / "m.tex").read_text()
+    assert "\\newcommand{\\SweepAgreement}{100}" in macros
+    assert "\\newcommand{\\SweepCells}{4}" in macros
+    assert "\\toprule" in (tmp_path / "t.tex").read_text()
+    eps_tex = (tmp_path / "e.tex").read_text()
+    assert "0.7 (outside)" in eps_tex and "0.99 (inside)" in eps_tex
+    stability_sweep.main(["--summary", str(out), "--sweep-json", json.dumps(SWEEP),
+                          "--out", str(tmp_path / "fig.pdf")])
+    assert (tmp_path / "fig.pdf").stat().st_size > 0 and (tmp_path / "fig.png").exists()
+
+
+@pytest.fixture
+def tiny_data(tmp_path) -> str:
+    rng = np.random.default_rng(1)
+    arrays = {"x_train": rng.normal(size=(64, 40)), "y_train": rng.integers(0, 10, 64),
+              "x_test": rng.normal(size=(16, 40)), "y_test": rng.integers(0, 10, 16)}
+    path = tmp_path / "tiny.npz"
+    np.savez(path, sha256=np.array(arrays_sha256(arrays)), **arrays)
+    return str(path)
+
+
+@pytest.mark.parametrize("beta, gamma", [(0.9, 0.99), (0.5, 0.3), (0.99, 0.999)])
+def test_real_runs_inside_respect_bound(tiny_data, beta, gamma):
+    """The hard property on real training: max_n max_i |u_n,i| / B_n <= 1 inside the region."""
+    cfg = sweep.train_config({**SWEEP, "steps": 150}, tiny_data, beta, gamma, 1e-16)
+    summary = sweep.summarize_run(run(cfg))
+    assert summary["inside"]
+    assert 0.99 < summary["max_bound_ratio"] <= 1.0 + 1e-9

@@ -1,0 +1,172 @@
+"""Tests of the training engine ctadam.train: config checks, records, determinism, resume."""
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from ctadam import io
+from ctadam.data import arrays_sha256
+from ctadam.train import main, run, validate_config
+
+
+@pytest.fixture
+def tiny_data(tmp_path) -> str:
+    """A small MNIST-1D-shaped dataset (40 features, 10 classes) in the cache format."""
+    rng = np.random.default_rng(0)
+    arrays = {"x_train": rng.normal(size=(64, 40)), "y_train": rng.integers(0, 10, 64),
+              "x_test": rng.normal(size=(32, 40)), "y_test": rng.integers(0, 10, 32)}
+    path = tmp_path / "tiny.npz"
+    np.savez(path, sha256=np.array(arrays_sha256(arrays)), **arrays)
+    return str(path)
+
+
+def config(data: str, **over) -> dict:
+    cfg = {"task": "mnist1d", "data": data, "model": {"hidden": [8]}, "steps": 30,
+           "optimizer": {"name": "adam", "lr": 1e-2, "betas": [0.9, 0.999], "eps": 1e-16},
+           "dtype": "float64", "log_every": 5, "eval_every": 10}
+    cfg.update(over)
+    return cfg
+
+
+def without_timing(record: dict) -> str:
+    return json.dumps({k: v for k, v in record.items() if k != "timing"}, sort_keys=True)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"steps": 0}, "steps must be an integer >= 1"),
+    ({"task": "imagenet"}, "task must be one of"),
+    ({"dtype": "float16"}, "dtype must be one of"),
+    ({"lr_schedule": 1}, "unknown keys ['lr_schedule']"),
+    ({"optimizer": {"name": "adam", "lr": -1.0, "betas": [0.9, 0.999]}}, "optimizer.lr must be"),
+    ({"optimizer": {"name": "adam", "lr": 1e-3, "betas": [0.9, 1.0]}}, "(gamma) must be in [0, 1)"),
+    ({"optimizer": {"name": "adam", "lr": 1e-3, "betas": [0.9]}}, "optimizer.betas must be a pair"),
+    ({"optimizer": {"name": "adam", "lr": 1e-3, "betas": [0.9, 0.99], "k": 2}},
+     "optimizer.k must be 1 for adam"),
+    ({"optimizer": {"name": "sgd", "lr": 1e-3, "betas": [0.9, 0.99]}}, "optimizer.name must be"),
+    ({"batch_size": 0}, "batch_size must be an integer >= 1"),
+    ({"monitor": {"window": 2}}, "monitor.window must be an integer >= 3"),
+])
+def test_bad_config_names_key_and_range(change, message):
+    with pytest.raises(ValueError) as err:
+        validate_config(config("x.npz", **change))
+    assert message in str(err.value)
+
+
+def test_missing_key_is_named():
+    cfg = config("x.npz")
+    del cfg["steps"]
+    with pytest.raises(ValueError, match="config.steps is required"):
+        validate_config(cfg)
+
+
+def test_defaults_and_kadam_pairs():
+    cfg = validate_config(config("x.npz", optimizer={"name": "kadam", "lr": 1e-3, "k": 2,
+                                                     "betas": [[0.9, 0.99], [0.5, 0.9]]}))
+    assert cfg["optimizer"]["betas"] == [[0.9, 0.99], [0.5, 0.9]]
+    assert cfg["optimizer"]["eps"] == 1e-8 and cfg["batch_size"] is None
+    assert cfg["monitor"] == {"window": 20, "max_loglog_slope": 2.0}
+
+
+def test_record_contents(tiny_data, tmp_path):
+    out = tmp_path / "rec.json"
+    record = run(config(tiny_data), out)
+    assert io.read_json(out) == json.loads(json.dumps(record))
+    assert record["status"] == "ok" and record["steps_done"] == 30
+    assert len(record["per_step"]["update_max_abs"]) == 30
+    # Adam's first update is a sign step: every nonzero coordinate has |u_1| = 1.
+    assert record["per_step"]["update_max_abs"][0] == pytest.approx(1.0, rel=1e-9)
+    assert record["per_step"]["update_rms"][0] <= 1.0 + 1e-12
+    assert record["log"]["step"] == [1, 5, 10, 15, 20, 25, 30]
+    assert record["eval"]["step"] == [10, 20, 30]
+    assert set(record["log"]["groups"]) == {"layers.0", "layers.3"}
+    group = record["log"]["groups"]["layers.0"]
+    total = math.sqrt(sum(g["param_norm"][-1] ** 2 for g in record["log"]["groups"].values()))
+    assert total == pytest.approx(record["log"]["param_norm"][-1], rel=1e-12)
+    assert all(u > 0 for u in group["update_norm"])
+    assert record["n_params"] == 40 * 8 + 8 + 8 * 10 + 10
+    assert record["env"]["device"] == "cpu" and record["env"]["torch"] == torch.__version__
+    assert record["timing"]["wall_time_s"] > 0 and record["monitor"]["exponential"] is False
+
+
+def test_same_config_same_bytes(tiny_data, tmp_path):
+    a, b = run(config(tiny_data, batch_size=16)), run(config(tiny_data, batch_size=16))
+    assert without_timing(a) == without_timing(b)
+    c = run(config(tiny_data, batch_size=16, seed=1))
+    assert without_timing(a) != without_timing(c)
+
+
+def test_divergence_is_data(tiny_data):
+    cfg = config(tiny_data, diverge_norm=50.0, steps=200, log_every=1,
+                 optimizer={"name": "adam", "lr": 1.0, "betas": [0.9, 0.5], "eps": 1e-16})
+    record = run(cfg)
+    assert record["status"] == "diverged"
+    assert record["reason"] in ("parameter norm above diverge_norm", "non-finite loss")
+    assert record["steps_done"] == record["diverged_at"] < 200
+    assert len(record["per_step"]["update_max_abs"]) == record["diverged_at"]
+
+
+def test_adamw_update_excludes_decay(tiny_data):
+    """With decoupled decay, u_n = ((1 - eta lambda) theta_{n-1} - theta_n) / eta: still a sign
+    step at n = 1."""
+    cfg = config(tiny_data, optimizer={"name": "adamw", "lr": 1e-2, "betas": [0.9, 0.999],
+                                       "eps": 1e-16, "weight_decay": 0.5})
+    record = run(cfg)
+    assert record["per_step"]["update_max_abs"][0] == pytest.approx(1.0, rel=1e-9)
+
+
+def test_kadam_k1_matches_adam(tiny_data):
+    adam = run(config(tiny_data))
+    kadam = run(config(tiny_data, optimizer={"name": "kadam", "lr": 1e-2, "k": 1,
+                                             "betas": [0.9, 0.999], "eps": 1e-16}))
+    np.testing.assert_allclose(kadam["log"]["param_norm"], adam["log"]["param_norm"], rtol=1e-9)
+
+
+def test_cli(tiny_data, tmp_path, capsys):
+    cfg_path = tmp_path / "cfg.json"
+    cfg_path.write_text(json.dumps(config(tiny_data, steps=5)))
+    assert main(["--config", str(cfg_path), "--out", str(tmp_path / "r.json")]) == 0
+    assert "ok after 5 steps" in capsys.readouterr().out
+    assert io.read_json(tmp_path / "r.json")["steps_done"] == 5
+
+
+def test_sigkill_and_resume_gives_identical_record(tiny_data, tmp_path):
+    cfg = config(tiny_data, steps=1000, log_every=50, eval_every=500, batch_size=16)
+    cfg_path = tmp_path / "cfg.json"
+    cfg_path.write_text(json.dumps(cfg))
+    ckpt_dir, out = tmp_path / "ckpt", tmp_path / "resumed.json"
+    cmd = [sys.executable, "-m", "ctadam.train", "--config", str(cfg_path), "--out", str(out),
+           "--checkpoint-dir", str(ckpt_dir), "--checkpoint-every", "50"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = ckpt_dir / "checkpoint.pt"
+    deadline = time.monotonic() + 60
+    while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert ckpt.exists() and not out.exists()
+    assert subprocess.run(cmd, capture_output=True).returncode == 0
+    assert not ckpt.exists()
+    reference = run(cfg)
+    assert without_timing(io.read_json(out)) == without_timing(json.loads(json.dumps(reference)))
+
+
+def test_per_step_statistics_do_not_depend_on_logging(tiny_data):
+    """Update statistics are computed in batches between logged steps; the batching must not
+    change them."""
+    a = run(config(tiny_data, log_every=1))
+    b = run(config(tiny_data, log_every=7))
+    assert a["per_step"] == b["per_step"]
+    assert b["log"]["step"] == [1, 7, 14, 21, 28, 30]
+    # the logged update norm of step 7 is eta * |u_7| summed over groups
+    u7 = math.sqrt(sum(g["update_norm"][1] ** 2 for g in b["log"]["groups"].values()))
+    rms7 = b["per_step"]["update_rms"][6]
+    assert u7 == pytest.approx(1e-2 * rms7 * math.sqrt(b["n_params"]), rel=1e-12)
