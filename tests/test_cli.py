@@ -31,6 +31,25 @@ def test_huge_bound_is_printed_as_exponential(capsys):
     assert code == 1 and "exp(" in out
 
 
+def test_sign_step_is_stable(capsys):
+    code, out, _ = run(capsys, "--beta", "0", "--gamma", "0", "--steps", "50")
+    assert code == 0
+    assert "STABLE (beta = gamma = 0" in out and "B_inf = 1 " in out and "B_N at N = 50: 1\n" in out
+    assert "UNSTABLE" not in out and "boundary" not in out
+
+
+def test_gamma_zero_is_reported_unbounded(capsys):
+    code, out, _ = run(capsys, "--beta", "0.9", "--gamma", "0")
+    assert code == 1
+    assert "UNSTABLE (beta^2 > gamma)" in out and out.count("unbounded (gamma = 0)") == 2
+    assert "inf" not in out.replace("unbounded", "")
+
+
+def test_boundary_pair_has_zero_growth_rate(capsys):
+    code, out, _ = run(capsys, "--beta", "0.9", "--gamma", "0.81")
+    assert code == 1 and "on the boundary" in out and "rho = ln(beta) - ln(gamma)/2 = 0 " in out
+
+
 def test_levels(capsys):
     code, out, _ = run(capsys, "--levels", "0.9,0.999;0.9,0.99")
     assert code == 0 and "level 2" in out and "k = 2" in out
@@ -47,6 +66,10 @@ def test_levels(capsys):
         (["--beta", "0.9", "--gamma", "0.99", "--steps", "0"], "--steps must be an integer"),
         (["--levels", "0.9"], "level 1 must be 'beta,gamma'"),
         (["--levels", "0.9,1.5"], "gamma of level 1 must be in [0, 1)"),
+        (["--levels", "0.9,0.99", "--beta", "0.9"], "--levels replaces --beta/--gamma"),
+        (["--levels", "0.9,0.99", "--gamma", "0.99"], "--levels replaces --beta/--gamma"),
+        (["--levels", "0.9,0.99", "--beta", "0.9", "--gamma", "0.99"],
+         "--levels replaces --beta/--gamma"),
     ],
 )
 def test_bad_input_exits_2_with_message(capsys, args, message):

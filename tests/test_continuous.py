@@ -91,7 +91,26 @@ def test_measure_record(tmp_path):
     assert [r["sign_changes"] for r in rec["runs"]] == [0, 0, 0]
     assert set(rec["order"]) == {"euler", "kernel", "matched"}
     assert all(r["euler"]["error"] > 0 for r in rec["runs"])
+    # 5e-3..2e-2 spans 0.6 decades: the numbers step refuses to report orders over it.
+    from ctadam.theory import numbers
+    with pytest.raises(ValueError, match=r"^learning rates of quadratic_smooth must span >= 1.5"):
+        numbers.record_macros([rec])
     with pytest.raises(ValueError, match="^eta_min must be"):
         ct_error.main(["--problem", "regression", "--beta", "0.9", "--gamma", "0.99",
                        "--horizon", "1", "--eta-min", "0.1", "--eta-max", "0.01",
                        "--n-etas", "3", "--out", str(out)])
+
+
+def test_stability_macros_quote_the_checked_constants():
+    from ctadam.theory import numbers
+    from ctadam.theory import stability as st
+
+    macros = numbers.stability_macros()
+    assert macros["TheoryCheckedMaxSteps"] == numbers._power_of_ten(st.CHECKED_MAX_STEPS)
+    assert macros["TheoryCheckedMaxSteps"] == "10^{6}"
+    assert macros["TheoryCheckedMaxRatio"] == f"{st.CHECKED_MAX_RATIO:g}"
+    assert macros["TheoryAdversarialRtol"] == numbers._power_of_ten(st.ADVERSARIAL_RTOL)
+    assert (macros["TheoryBoundaryBeta"], macros["TheoryBoundaryGamma"]) == ("0.9", "0.81")
+    assert numbers.checked_range_is_safe()
+    with pytest.raises(ValueError, match="^x must be a power of ten"):
+        numbers._power_of_ten(2e-9)

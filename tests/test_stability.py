@@ -40,7 +40,8 @@ def adam_last_update(grads: np.ndarray, beta: float, gamma: float) -> float:
 def test_adversarial_history_attains_bound_in_torch_adam(beta, gamma, n):
     grads = st.adversarial_history(beta, gamma, n)
     u = adam_updates(grads, beta, gamma)
-    assert u[-1] == pytest.approx(float(st.bound_n(beta, gamma, n)), rel=1e-9)
+    assert u[-1] == pytest.approx(float(st.bound_n(beta, gamma, n)), rel=st.ADVERSARIAL_RTOL)
+    assert st.ADVERSARIAL_RTOL <= 1e-9  # the paper quotes this tolerance
 
 
 def test_first_update_is_a_sign_step():
@@ -102,10 +103,11 @@ def test_limit_and_known_default():
 
 
 def test_grid_is_finite_and_nan_free_near_and_beyond_boundary():
+    assert st.CHECKED_MAX_STEPS >= 10**6 and st.CHECKED_MAX_RATIO >= 1.5
     beta = np.linspace(0.0, 0.999, 61)[:, None, None]
-    ratio = np.linspace(0.5, 1.5, 41)[None, :, None]  # beta^2 / gamma
+    ratio = np.linspace(0.5, st.CHECKED_MAX_RATIO, 41)[None, :, None]  # beta^2 / gamma
     gamma = np.clip(beta**2 / ratio, 1e-6, 0.999999)
-    n = np.array([1, 10, 1000, 10**6])[None, None, :]
+    n = np.array([1, 10, 1000, st.CHECKED_MAX_STEPS])[None, None, :]
     log_b = st.log_bound_n(beta, gamma, n)
     assert not np.any(np.isnan(log_b))
     assert np.all(np.isfinite(log_b))
@@ -116,6 +118,22 @@ def test_grid_is_finite_and_nan_free_near_and_beyond_boundary():
     inside = st.in_stable_region(beta[..., 0], gamma[..., 0])
     np.testing.assert_array_equal(inside, np.broadcast_to(beta[..., 0] ** 2 < gamma[..., 0],
                                                           inside.shape))
+
+
+def test_gamma_zero_cases():
+    # beta = gamma = 0 is the sign step: r = 0, B_n = 1 for every n, inside the region.
+    assert bool(st.in_stable_region(0.0, 0.0))
+    assert float(st.bound_inf(0.0, 0.0)) == 1.0
+    np.testing.assert_array_equal(st.bound_n(0.0, 0.0, [1, 2, 10**6]), 1.0)
+    np.testing.assert_allclose(adam_updates(np.array([3.0, -0.1, 2e-5]), 0.0, 0.0),
+                               [1.0, -1.0, 1.0], rtol=1e-15)
+    # gamma = 0 < beta: r = inf, outside, unbounded from n = 2 on (and B_1 = 1).
+    assert not bool(st.in_stable_region(0.9, 0.0))
+    assert np.isinf(st.bound_inf(0.9, 0.0)) and np.isinf(st.growth_rate(0.9, 0.0))
+    np.testing.assert_array_equal(st.bound_n(0.9, 0.0, [1, 2]), [1.0, np.inf])
+    # The boundary pair stays on the boundary (gamma == beta^2 in floating point).
+    b0, g0 = st.BOUNDARY_EXAMPLE
+    assert b0 * b0 == g0 and not bool(st.in_stable_region(b0, g0))
 
 
 def test_region_predicate_agrees_with_growth_rate_sign():
@@ -163,6 +181,10 @@ def test_compose_levels_bounds_two_level_recursion():
         (lambda: st.bound_n(0.9, 0.99, 2.5), "n"),
         (lambda: st.adversarial_history(0.9, 0.99, 0), "n"),
         (lambda: st.in_stable_region(np.nan, 0.9), "beta"),
+        (lambda: st.bound_inf("0.9", 0.99), "beta"),
+        (lambda: st.bound_n(0.9, [0.99, "x"], 3), "gamma"),
+        (lambda: st.in_stable_region(0.9, None), "gamma"),
+        (lambda: st.growth_rate(True, 0.9), "beta"),
         (lambda: st.compose_levels([(0.9, 1.0)]), "gamma of level 1"),
         (lambda: st.bound_continuous(-1.0, 1.0), "a"),
     ],

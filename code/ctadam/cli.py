@@ -5,9 +5,10 @@
     ctadam check --levels "0.9,0.999;0.9,0.99"
 
 ``check`` says whether (beta, gamma) lies in Adam's stable region beta^2 < gamma
-(paper/sections/theory.tex, eq:region) and prints the worst-case update size: B_inf inside
-(eq:bound-inf), B_N and the growth rate rho per step outside (eq:bound-n, eq:growth-rate),
-and the margin gamma - beta^2. Exit status: 0 inside, 1 outside, 2 on bad input.
+(paper/sections/theory.tex, eq:region; beta = gamma = 0, the sign step, counts as inside) and
+prints the worst-case update size: B_inf inside (eq:bound-inf), B_N and the growth rate rho per
+step outside (eq:bound-n, eq:growth-rate), and the margin gamma - beta^2. --levels replaces
+--beta/--gamma (giving both is an error). Exit status: 0 inside, 1 outside, 2 on bad input.
 """
 
 import argparse
@@ -51,7 +52,8 @@ def describe(beta: float, gamma: float, steps: int | None) -> tuple[bool, list[s
     """Verdict and report lines for one (beta, gamma) pair."""
     inside = bool(st.in_stable_region(beta, gamma))
     lines = [f"(beta, gamma) = ({beta:g}, {gamma:g}): "
-             + ("STABLE (beta^2 < gamma)" if inside else
+             + ("STABLE (beta = gamma = 0: sign step, r = 0)" if inside and gamma == 0 else
+                "STABLE (beta^2 < gamma)" if inside else
                 "UNSTABLE (on the boundary beta^2 = gamma: B_N grows like sqrt(N))"
                 if beta * beta == gamma else "UNSTABLE (beta^2 > gamma)"),
              f"  margin gamma - beta^2 = {gamma - beta * beta:+.6g}"]
@@ -61,16 +63,27 @@ def describe(beta: float, gamma: float, steps: int | None) -> tuple[bool, list[s
     if steps is not None or not inside:
         n = steps if steps is not None else DEFAULT_STEPS
         log_b = float(st.log_bound_n(beta, gamma, n))
-        value = f"{float(st.bound_n(beta, gamma, n)):.6g}" if log_b < 700 else f"exp({log_b:.6g})"
+        if math.isinf(log_b):
+            value = "unbounded (gamma = 0)"
+        elif log_b < 700:
+            value = f"{float(st.bound_n(beta, gamma, n)):.6g}"
+        else:
+            value = f"exp({log_b:.6g})"
         lines.append(f"  B_N at N = {n}: {value}")
     if not inside:
-        rho = float(st.growth_rate(beta, gamma))
-        lines.append(f"  growth rate rho = ln(beta) - ln(gamma)/2 = {rho:.6g} per step"
-                     f" (worst case grows by x{math.exp(rho):.6g} per step)")
+        rho = 0.0 if beta * beta == gamma else float(st.growth_rate(beta, gamma))
+        if math.isinf(rho):
+            lines.append("  growth rate rho: unbounded (gamma = 0): one update can be"
+                         " arbitrarily large from N = 2 on")
+        else:
+            lines.append(f"  growth rate rho = ln(beta) - ln(gamma)/2 = {rho:.6g} per step"
+                         f" (worst case grows by x{math.exp(rho):.6g} per step)")
     return inside, lines
 
 
 def cmd_check(args) -> int:
+    if args.levels is not None and (args.beta is not None or args.gamma is not None):
+        raise ValueError("--levels replaces --beta/--gamma; give one or the other, not both")
     if args.levels is None and (args.beta is None or args.gamma is None):
         raise ValueError("give --beta and --gamma, or --levels 'b1,g1;b2,g2'")
     steps = None if args.steps is None else check_int("--steps", args.steps, low=1)

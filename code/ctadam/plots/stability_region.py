@@ -3,8 +3,9 @@
 Left: log-colour map of B_inf (eq:bound-inf) over beta, gamma in [0, 1) (axes stretched as
 -log10(1 - x) so that the corner near 1 is visible), grey where the
 update is unbounded, the boundary gamma = beta^2 and markers at common presets. Right: the
-exact finite-n bound B_n (eq:bound-n) for the same presets: flat inside the region, sqrt(n)
-on the boundary, exp(rho n) outside.
+exact finite-n bound B_n (eq:bound-n) for the same presets and the boundary pair
+stability.BOUNDARY_EXAMPLE: flat inside the region, sqrt(n) on the boundary, exp(rho n)
+outside (rho is given only there).
 
     python -m ctadam.plots.stability_region --grid 400 --out figures/stability_region.pdf
 """
@@ -70,14 +71,21 @@ def draw(grid: int):
                 frameon=False)
 
     n = np.unique(np.logspace(0, 4, 200).round())
-    for (b, g), color in zip(PRESETS + [(0.9, 0.81)], [f"C{i}" for i in range(7)], strict=True):
-        label = rf"({b}, {g}), $\rho$={float(st.growth_rate(b, g)):+.3f}"
+    # rho (eq:growth-rate) is the growth rate only outside the region (zero on the boundary).
+    for (b, g), color in zip(PRESETS + [st.BOUNDARY_EXAMPLE], [f"C{i}" for i in range(7)],
+                             strict=True):
+        if st.in_stable_region(b, g):
+            label = rf"({b:g}, {g:g}), bounded"
+        elif b * b == g:
+            label = rf"({b:g}, {g:g}), boundary, $\rho=0$"
+        else:
+            label = rf"({b:g}, {g:g}), $\rho$={float(st.growth_rate(b, g)):+.3f}"
         right.loglog(n, st.bound_n(b, g, n), color=color, lw=1, label=label)
     right.loglog(n, 0.23 * np.sqrt(n), "k:", lw=0.8, label=r"$\propto\sqrt{n}$")
     right.set_ylim(0.8, 1e4)
     right.set_xlabel("step $n$")
     right.set_ylabel(r"$B_n(\beta,\gamma)$")
-    right.set_title(r"Finite-$n$ bound; $(\beta,\gamma)$ and growth rate $\rho$")
+    right.set_title(r"Finite-$n$ bound $B_n$ (growth rate $\rho$ where unbounded)")
     right.legend(frameon=False, fontsize=5.5, loc="upper left")
     fig.tight_layout()
     return fig

@@ -14,6 +14,7 @@ from ctadam.io import read_json, write_macros
 from ctadam.theory import continuous, problems
 from ctadam.theory import stability as st
 
+MIN_ETA_DECADES = 1.5  # each problem's learning rates must span at least this many decades
 PRESET_NAMES = {(0.9, 0.999): "Default", (0.9, 0.95): "NineNinetyfive",
                 (0.9, 0.99): "NineNinetynine", (0.5, 0.999): "Half", (0.95, 0.95): "Equal"}
 
@@ -30,8 +31,32 @@ def kernel_lag_mismatch(beta: float, gamma: float) -> float:
     return float(f(gamma) - f(beta))
 
 
+def _power_of_ten(x: float) -> str:
+    """10^k as LaTeX math ``10^{k}`` (x must be an exact power of ten)."""
+    k = int(round(np.log10(x)))
+    if not np.isclose(x, 10.0**k, rtol=1e-12, atol=0.0):
+        raise ValueError(f"x must be a power of ten, got {x!r}")
+    return f"10^{{{k}}}"
+
+
+def checked_range_is_safe() -> bool:
+    """True when ln B_n is finite and NaN-free over beta in [0, 0.999], r up to
+    CHECKED_MAX_RATIO and n up to CHECKED_MAX_STEPS (the claim the paper quotes)."""
+    beta = np.linspace(0.0, 0.999, 61)[:, None, None]
+    ratio = np.linspace(0.5, st.CHECKED_MAX_RATIO, 41)[None, :, None]
+    gamma = np.clip(beta**2 / ratio, 1e-6, 0.999999)
+    n = np.array([1, 10, 1000, st.CHECKED_MAX_STEPS])[None, None, :]
+    return bool(np.all(np.isfinite(st.log_bound_n(beta, gamma, n))))
+
+
 def stability_macros() -> dict[str, str]:
-    out = {}
+    if not checked_range_is_safe():
+        raise RuntimeError("ln B_n is not finite over the checked range; the paper's claim fails")
+    b0, g0 = st.BOUNDARY_EXAMPLE
+    out = {"TheoryCheckedMaxSteps": _power_of_ten(st.CHECKED_MAX_STEPS),
+           "TheoryCheckedMaxRatio": f"{st.CHECKED_MAX_RATIO:g}",
+           "TheoryAdversarialRtol": _power_of_ten(st.ADVERSARIAL_RTOL),
+           "TheoryBoundaryBeta": f"{b0:g}", "TheoryBoundaryGamma": f"{g0:g}"}
     for (b, g), name in PRESET_NAMES.items():
         out[f"TheoryBinf{name}"] = f"{float(st.bound_inf(b, g)):.2f}"
     out["TheoryRhoUnstable"] = f"{float(st.growth_rate(0.99, 0.9)):.4f}"
@@ -45,6 +70,10 @@ def record_macros(records: list[dict]) -> dict[str, str]:
     for rec in records:
         word = _word(rec["problem"])
         etas = [r["eta"] for r in rec["runs"]]
+        decades = float(np.log10(max(etas) / min(etas)))
+        if decades < MIN_ETA_DECADES:
+            raise ValueError(f"learning rates of {rec['problem']} must span >= {MIN_ETA_DECADES}"
+                             f" decades, got {decades:.4f} (widen eta_min/eta_max in the config)")
         for kind in continuous.RATES:
             out[f"TheoryOrder{word}{kind.capitalize()}"] = f"{rec['order'][kind]:.2f}"
             small = sorted(rec["runs"], key=lambda r: r["eta"])[:2]
@@ -60,7 +89,7 @@ def record_macros(records: list[dict]) -> dict[str, str]:
         out[f"TheorySolverDelta{word}"] = f"{max(rec['solver_delta'].values()):.0e}"
         out[f"TheoryRtol{word}"] = f"{rec['rtol']:.0e}"
         out[f"TheoryEtaMax{word}"] = f"{max(etas):.1e}"
-        out[f"TheoryEtaDecades{word}"] = f"{np.log10(max(etas) / min(etas)):.1f}"
+        out[f"TheoryEtaDecades{word}"] = f"{decades:.1f}"
         out[f"TheoryNEtas{word}"] = str(len(etas))
         out[f"TheorySignChanges{word}"] = str(sum(r["sign_changes"] for r in rec["runs"]))
         out[f"TheoryWeightDecay{word}"] = f"{rec['weight_decay']:g}"

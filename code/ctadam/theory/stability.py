@@ -15,9 +15,13 @@ the tight bound (paper/sections/theory.tex, eq:bound-n)
 attained by ``g_{n-k} proportional to (beta/gamma)^k`` (eq:adversarial). For r < 1 the limit is
 ``B_inf = (1-beta) / sqrt((1-gamma)(1-r))`` (eq:bound-inf); on the boundary r = 1 (gamma = beta^2)
 B_n grows like sqrt(n), and beyond it like exp(rho n) with ``rho = ln(beta) - ln(gamma)/2``
-(eq:growth-rate). Everything is computed in logarithms so that n up to 1e6 and r up to 1.5
-neither overflow nor produce NaN; :func:`log_bound_n` is the exact value when ``B_n`` itself
-exceeds the float range (where :func:`bound_n` returns inf).
+(eq:growth-rate). The ratio r is taken as 0 when beta = 0 (then mhat_n = g_n and S_n = 1, also for
+gamma = 0, where the update is the sign step u_n = sign(g_n) and B_n = 1) and as inf when
+gamma = 0 < beta (unbounded from n = 2 on).
+Everything is computed in logarithms so that n up to CHECKED_MAX_STEPS and r up to
+CHECKED_MAX_RATIO neither overflow nor produce NaN (the tests check this range, and the paper
+quotes it through ctadam.theory.numbers); :func:`log_bound_n` is the exact value when ``B_n``
+itself exceeds the float range (where :func:`bound_n` returns inf).
 
 All functions broadcast over numpy arrays of beta, gamma and n.
 """
@@ -26,10 +30,18 @@ import numpy as np
 
 from ctadam.checks import check_int, check_unit_interval
 
+CHECKED_MAX_STEPS = 10**6  # largest n at which the tests check that ln B_n is finite
+CHECKED_MAX_RATIO = 1.5  # largest r = beta^2/gamma at which they check it
+ADVERSARIAL_RTOL = 1e-9  # relative tolerance of torch Adam's update on eq:adversarial vs B_n
+BOUNDARY_EXAMPLE = (0.9, 0.81)  # a pair on the boundary gamma = beta^2 (figure, paper)
+
 
 def _decay_array(name: str, value) -> np.ndarray:
     """``value`` as a float array whose every entry lies in [0, 1), else ValueError naming it."""
-    arr = np.asarray(value, dtype=float)
+    arr = np.asarray(value)
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise ValueError(f"{name} must be a real number in [0, 1), got {value!r}")
+    arr = arr.astype(float)
     bad = ~((arr >= 0.0) & (arr < 1.0))
     if np.any(bad):
         check_unit_interval(name, float(arr[bad].flat[0]))
@@ -121,10 +133,15 @@ def bound_n(beta, gamma, n) -> np.ndarray:
 
 
 def in_stable_region(beta, gamma) -> np.ndarray:
-    """True where beta^2 < gamma (eq:region): there B_n stays bounded as n -> infinity."""
+    """True where r = beta^2/gamma < 1 (eq:region): there B_n stays bounded as n -> infinity.
+
+    This is beta^2 < gamma, and also the sign step beta = gamma = 0 (r = 0, B_n = 1). The
+    comparison is made on beta^2 and gamma, not on ln r, so that a pair with gamma == beta^2
+    in floating point (such as (0.9, 0.81)) counts as on the boundary.
+    """
     beta = _decay_array("beta", beta)
     gamma = _decay_array("gamma", gamma)
-    return beta * beta < gamma
+    return (beta == 0.0) | (beta * beta < gamma)
 
 
 def bound_inf(beta, gamma) -> np.ndarray:
@@ -133,7 +150,7 @@ def bound_inf(beta, gamma) -> np.ndarray:
     beta = _decay_array("beta", beta)
     gamma = _decay_array("gamma", gamma)
     beta, gamma = np.broadcast_arrays(beta, gamma)
-    inside = beta * beta < gamma
+    inside = in_stable_region(beta, gamma)
     with np.errstate(divide="ignore", invalid="ignore"):
         # 1 - beta^2/gamma = -expm1(ln r): accurate right next to the boundary.
         one_minus_r = np.where(inside, -np.expm1(_log_ratio(beta, gamma)), 1.0)
@@ -144,8 +161,10 @@ def bound_inf(beta, gamma) -> np.ndarray:
 def growth_rate(beta, gamma) -> np.ndarray:
     """rho = ln(beta) - ln(gamma)/2 (eq:growth-rate): ln B_n grows like rho n outside the region.
 
-    Negative inside the region, zero on the boundary; -inf where beta = 0 and +inf where
-    gamma = 0 < beta.
+    Only meaningful for r = beta^2/gamma >= 1: it is the limit of (1/2) ln(S_{n+1}/S_n) there
+    (zero on the boundary, where B_n grows like sqrt(n); +inf where gamma = 0 < beta). Inside
+    the region the value returned is negative (-inf where beta = 0), but B_n does not decay:
+    it increases to B_inf, and that limit of (1/2) ln(S_{n+1}/S_n) is 0.
     """
     beta = _decay_array("beta", beta)
     gamma = _decay_array("gamma", gamma)
