@@ -73,6 +73,65 @@ def test_macros_and_table(tmp_path):
     assert set(without) == set(macros)  # the paper's macros exist under every profile
 
 
+def scaled(record: dict, name: str, factor: float) -> dict:
+    """``record`` with every time of ``name`` at the largest size multiplied by ``factor``."""
+    stats = record["results"][str(max(record["sizes"]))][name]
+    for key in ("median_s", "q1_s", "q3_s", "min_s"):
+        stats[key] *= factor
+    return record
+
+
+def test_ratio_text_shows_the_side_of_the_target():
+    assert bench.ratio_text(1.096, 1.1) == "1.10"
+    assert bench.ratio_text(1.104, 1.1) == "1.104"
+    assert bench.ratio_text(1.0999999999999999, 1.1) == "1.10"
+    assert bench.ratio_text(1.1 + 1e-9, 1.1) == repr(1.1 + 1e-9)
+    assert bench.ratio_text(2.0, 1.8857) == "2.00"
+
+
+def test_targets_met_and_not_met():
+    record = fake_record()  # default 1.1 x foreach, compiled 1.1 x fused, k levels cost k x
+    met = bench.targets(record)
+    assert met["default"] is True and met["fast"] is True
+    assert met["levels"] == [(kind, k) for kind in ("foreach", "single", "compile")
+                             for k in (2, 3)]
+    macros = bench.macros(record)
+    assert macros["BenchDefaultOutcome"] == macros["BenchFastOutcome"] == "met"
+    assert macros["BenchLevelOutcome"] == (
+        "not met by the default path at $k = 2$, the default path at $k = 3$, "
+        "the per-tensor path at $k = 2$, the per-tensor path at $k = 3$, "
+        "the compiled path at $k = 2$ and the compiled path at $k = 3$")
+    assert (macros["BenchTargetDefault"], macros["BenchTargetFast"],
+            macros["BenchTargetLevelSlack"]) == ("1.1", "1.2", "1.2")
+
+    slow = scaled(scaled(fake_record(), "kadam-foreach-k1", 1.104 / 1.1),
+                  "kadam-compile-k1", 1.25 / 1.1)
+    macros = bench.macros(slow)
+    assert macros["BenchForeachVsTorchForeach"] == "1.104"
+    assert macros["BenchDefaultOutcome"] == macros["BenchFastOutcome"] == "not met"
+    assert macros["BenchCompiledVsTorchFused"] == "1.25"
+
+    cheap = fake_record()  # k levels cost exactly the traffic ratio: every pair meets 1.2 x it
+    for kind in ("foreach", "single", "compile"):
+        for k in (2, 3):
+            scaled(cheap, f"kadam-{kind}-k{k}", bench.traffic_ratio(k) / k)
+    assert bench.targets(cheap)["levels"] == []
+    assert bench.macros(cheap)["BenchLevelOutcome"] == "met on every path at every $k$ timed"
+    one = fake_record()
+    one["ks"] = [1]
+    assert bench.macros(one)["BenchLevelOutcome"] == bench.NOT_CHECKED
+    mixed = scaled(fake_record(), "kadam-single-k3", 0.6)  # cost 3 -> 1.8, under 2.57
+    assert (bench.macros(mixed)["BenchLevelOutcome"].count("per-tensor path at $k = 2$, the")
+            == 1 and "per-tensor path at $k = 3$" not in bench.macros(mixed)["BenchLevelOutcome"])
+
+
+def test_outcomes_without_compiled_path():
+    macros = bench.macros(fake_record(compile_path=False))
+    assert macros["BenchFastOutcome"] == bench.NOT_CHECKED
+    assert macros["BenchDefaultOutcome"] == "met"
+    assert "compiled" not in macros["BenchLevelOutcome"]
+
+
 def test_measure_cli_writes_record_numbers_and_figure(tmp_path, capsys):
     out = tmp_path / "bench.json"
     bench.main(["measure", "--out", str(out), "--sizes", "500", "2000", "--ks", "1", "2",
@@ -87,6 +146,9 @@ def test_measure_cli_writes_record_numbers_and_figure(tmp_path, capsys):
     macros, table = tmp_path / "numbers_bench.tex", tmp_path / "table.tex"
     bench.main(["numbers", "--record", str(out), "--macros", str(macros), "--table", str(table)])
     assert r"\newcommand{\BenchForeachVsTorchForeach}" in macros.read_text()
+    assert r"\newcommand{\BenchFastOutcome}{not checked in this profile}" in macros.read_text()
+    assert re.search(r"\\newcommand\{\\BenchDefaultOutcome\}\{(met|not met)\}",
+                     macros.read_text())
     assert r"\begin{tabular}" in table.read_text()
     optimizer_bench.main(["--record", str(out), "--out", str(tmp_path / "fig.pdf")])
     assert (tmp_path / "fig.pdf").stat().st_size > 0 and (tmp_path / "fig.png").stat().st_size > 0

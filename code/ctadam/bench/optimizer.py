@@ -12,7 +12,8 @@ kernels) and for KAdam with each k (foreach, single-tensor and the ``torch.compi
 All optimizers of one size are built side by side and timed round-robin, one step each per
 round, so that a change in machine load hits all of them alike; the record holds the median
 and quartiles over the rounds after warm-up, and the first step's time (which includes the
-compilation for the compiled path). ``numbers`` turns the record into the paper's ratios.
+compilation for the compiled path). ``numbers`` turns the record into the paper's ratios
+and says which of the issue's three speed targets (``targets``) the medians meet.
 
 Memory traffic sets the scale: a step must read the parameter and the gradient, write the
 parameter, and read and write m_i and v_i at each level: (3 + 4k) tensors of N floats. So
@@ -192,6 +193,55 @@ def ratios(record: dict) -> dict:
     return out
 
 
+# The paths of KAdam by the names the paper gives them.
+PATH_WORDS = {"foreach": "default", "single": "per-tensor", "compile": "compiled"}
+
+
+def targets(record: dict) -> dict:
+    """Whether the issue's three speed targets are met, judged on the medians of ``ratios``.
+
+    ``default``: KAdam foreach (k = 1) <= TARGET_DEFAULT x torch foreach; ``fast``: KAdam
+    compiled (k = 1) <= TARGET_FAST x torch fused (None when the compiled path was not
+    timed); ``levels``: the (path, k) pairs with k > 1 whose cost exceeds
+    TARGET_LEVEL_SLACK (3 + 4k)/7 times the k = 1 cost of the same path (None when no k > 1
+    was timed, an empty list when every pair meets it).
+    """
+    r = ratios(record)
+    fast = r.get("compile_vs_torch_fused")
+    pairs = [(kind, int(k), cost) for kind, costs in r["level_cost"].items()
+             for k, cost in costs.items() if int(k) > 1]
+    return {"default": r["foreach_vs_torch_foreach"] <= TARGET_DEFAULT,
+            "fast": None if fast is None else fast <= TARGET_FAST,
+            "levels": None if not pairs else [(kind, k) for kind, k, cost in pairs
+                                              if cost > r["level_bound"][str(k)]]}
+
+
+def verdict(met: bool | None) -> str:
+    """The words the paper puts after "the target ... is"."""
+    return {True: "met", False: "not met", None: NOT_CHECKED}[met]
+
+
+def level_verdict(failed: list[tuple[str, int]] | None) -> str:
+    """The level target's outcome in words, naming every path and k that misses it."""
+    if failed is None:
+        return NOT_CHECKED
+    if not failed:
+        return "met on every path at every $k$ timed"
+    names = [f"the {PATH_WORDS[kind]} path at $k = {k}$" for kind, k in failed]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return "not met by " + listed
+
+
+def ratio_text(value: float, target: float) -> str:
+    """``value`` to two decimals, or more where two would hide on which side of ``target``
+    it lies (1.104 against 1.1 is written 1.104, not 1.10)."""
+    for digits in (2, 3, 4, 5, 6):
+        text = f"{value:.{digits}f}"
+        if (float(text) <= target) == (value <= target):
+            return text
+    return repr(float(value))
+
+
 def table_text(record: dict) -> str:
     """The printed table: median step time (ms) per optimizer and size, and the ratios."""
     sizes = record["sizes"]
@@ -209,6 +259,11 @@ def table_text(record: dict) -> str:
         text = ", ".join(f"k={k}: {c:.2f} (bound {r['level_bound'][k]:.2f})"
                          for k, c in costs.items())
         lines.append(f"  cost of k levels / k=1, {kind:8s} {text}")
+    met = targets(record)
+    lines.append(f"targets (medians): default <= {TARGET_DEFAULT} x torch foreach "
+                 f"{verdict(met['default'])}; compiled <= {TARGET_FAST} x torch fused "
+                 f"{verdict(met['fast'])}; levels <= {TARGET_LEVEL_SLACK} (3+4k)/7 "
+                 f"{level_verdict(met['levels'])}".replace("$", ""))
     machine = record["machine"]
     lines.append(f"load average before/after: {machine.get('load_average_before')}"
                  f" / {machine.get('load_average_after')} on {machine.get('cpus')} CPUs")
@@ -223,6 +278,7 @@ KIND_WORDS = {"foreach": "Foreach", "single": "Single", "fused": "Fused",
 
 PAPER_KS = (1, 2, 3)  # the levels the paper's text quotes; "n/a" where a profile skips one
 MISSING = "n/a"
+NOT_CHECKED = "not checked in this profile"
 
 
 def macros(record: dict) -> dict[str, str]:
@@ -230,6 +286,8 @@ def macros(record: dict) -> dict[str, str]:
 
     Every macro the paper uses is always written (k = 1, 2, 3 and all paths), so the paper
     compiles under every profile, e.g. the smoke profile that skips k = 3 and compiling.
+    The targets and their outcomes (``met``, ``not met``, or not checked where the profile
+    skips the path or k > 1) are macros too, so the text states whichever outcome it is.
     """
     r = ratios(record)
     res = record["results"][str(r["size"])]
@@ -238,11 +296,20 @@ def macros(record: dict) -> dict[str, str]:
     for kind in TORCH_KINDS:
         ms = res[f"torch-{kind}"]["median_s"] * 1e3
         out[f"BenchTorch{KIND_WORDS[kind]}Ms"] = f"{ms:.3g}"
-    for name, word in (("foreach_vs_torch_foreach", "BenchForeachVsTorchForeach"),
-                       ("single_vs_torch_single", "BenchSingleVsTorchSingle"),
-                       ("compile_vs_torch_fused", "BenchCompiledVsTorchFused")):
-        out[word] = f"{r[name]:.2f}" if name in r else MISSING
+    for name, word, target in (
+            ("foreach_vs_torch_foreach", "BenchForeachVsTorchForeach", TARGET_DEFAULT),
+            ("single_vs_torch_single", "BenchSingleVsTorchSingle", None),
+            ("compile_vs_torch_fused", "BenchCompiledVsTorchFused", TARGET_FAST)):
+        out[word] = (MISSING if name not in r else f"{r[name]:.2f}" if target is None
+                     else ratio_text(r[name], target))
         out[word + "Min"] = f"{r[name + '_min']:.2f}" if name in r else MISSING
+    met = targets(record)
+    out["BenchTargetDefault"] = f"{TARGET_DEFAULT:g}"
+    out["BenchTargetFast"] = f"{TARGET_FAST:g}"
+    out["BenchTargetLevelSlack"] = f"{TARGET_LEVEL_SLACK:g}"
+    out["BenchDefaultOutcome"] = verdict(met["default"])
+    out["BenchFastOutcome"] = verdict(met["fast"])
+    out["BenchLevelOutcome"] = level_verdict(met["levels"])
     load = record["machine"].get("load_average_before")
     out["BenchLoadAverage"] = MISSING if load is None else f"{load:.1f}"
     out["BenchCpus"] = str(record["machine"].get("cpus", MISSING))
@@ -258,9 +325,11 @@ def macros(record: dict) -> dict[str, str]:
         out[f"BenchTraffic{word}"] = f"{traffic_ratio(k):.2f}"
         seconds = r.get(f"compile_seconds_k{k}")
         out[f"BenchCompileSeconds{word}"] = MISSING if seconds is None else f"{seconds:.1f}"
+        bound = TARGET_LEVEL_SLACK * traffic_ratio(k)
         for kind in KADAM_KINDS:
             cost = r["level_cost"].get(kind, {}).get(str(k))
-            out[f"Bench{KIND_WORDS[kind]}Level{word}"] = MISSING if cost is None else f"{cost:.2f}"
+            out[f"Bench{KIND_WORDS[kind]}Level{word}"] = (MISSING if cost is None
+                                                          else ratio_text(cost, bound))
             stats = res.get(f"kadam-{kind}-k{k}")
             out[f"BenchKadam{KIND_WORDS[kind]}Ms{word}"] = (
                 MISSING if stats is None else f"{stats['median_s'] * 1e3:.3g}")
