@@ -19,17 +19,6 @@ CHAR_PARAMS = {"arch": "char_transformer", "steps": 6, "batch_size": 4, "metric"
 
 
 @pytest.fixture
-def tiny_mnist(tmp_path):
-    rng = np.random.default_rng(2)
-    arrays = {"x_train": rng.normal(size=(120, 40)).astype(np.float32),
-              "y_train": rng.integers(0, 10, 120), "x_test": rng.normal(size=(50, 40)),
-              "y_test": rng.integers(0, 10, 50)}
-    path = tmp_path / "mnist1d.npz"
-    np.savez(path, sha256=np.array(arrays_sha256(arrays)), **arrays)
-    return path
-
-
-@pytest.fixture
 def tiny_corpus(tmp_path):
     """A corpus file in the layout of ctadam.data.build_shakespeare (ids into a vocab)."""
     text = "to be or not to be that is the question " * 20
@@ -113,17 +102,26 @@ def test_cli_select_final_table_and_curves(tiny_mnist, tiny_corpus, tmp_path):
     assert "2-Adam, LayerNorm" in tex
     assert r"\newcommand{\KadamBestMnistOneD}" in macros.read_text()
     assert r"\newcommand{\KadamShakespeareLayerTwo}" in macros.read_text()
+    assert r"\newcommand{\KadamBeta}{0.9}" in macros.read_text()
+    assert r"\newcommand{\KadamKs}{1, 2}" in macros.read_text()
     kadam_curves.main(["--finals", *finals, "--out", str(tmp_path / "c.pdf")])
     assert (tmp_path / "c.png").exists()
 
 
 def test_table_reports_divergence_as_missing(tmp_path):
     def final(k, acc, status="ok"):
-        rec = {"status": status, "eval": {"test_acc": [acc], "test_loss": [1.0]}}
+        rec = {"status": status, "eval": {"test_acc": [acc], "test_loss": [1.0]},
+               "config": {"optimizer": kb.optimizer_block(k, 0.01, MNIST_PARAMS)}}
         return {"task": "mnist1d", "norm": "none", "k": k, "lr": 0.01, "records": [rec, rec]}
 
     tex, macros, summary = kb.table([final(1, 0.5), final(2, 0.7, "diverged")])
     assert r"$\mathbf{50.0 \pm 0.0}$" in tex and "2-Adam, no norm & --" in tex
+    assert (macros["KadamBeta"], macros["KadamGamma"], macros["KadamWeightDecay"]) == \
+        ("0.9", "0.999", "0")
+    other = final(1, 0.5)
+    other["records"][0]["config"]["optimizer"]["betas"] = [[0.0, 0.999]]
+    with pytest.raises(ValueError, match="one \\(beta, gamma\\) pair"):
+        kb.table([final(1, 0.5), other])
     assert summary["cells"][1]["diverged"] == 2
     write_json_atomic(tmp_path / "x.json", summary)  # NaN cells stay valid JSON
 

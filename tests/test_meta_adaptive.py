@@ -1,9 +1,7 @@
 """The meta-adaptive experiment: same-stream comparison, three-way training, outputs."""
 
-import numpy as np
 import pytest
 
-from ctadam.data import arrays_sha256
 from ctadam.experiments import meta_adaptive as ma
 from ctadam.io import read_json
 from ctadam.plots import meta_adaptive as ma_plot
@@ -11,17 +9,6 @@ from ctadam.plots import meta_adaptive as ma_plot
 BASE = {"lr": 0.003, "beta": 0.9, "gamma": 0.999, "weight_decay": 0.5, "steps": 30,
         "batch_size": 20, "n_train": 100, "hidden": [8], "seed": 0, "log_every": 5,
         "eval_every": 15}
-
-
-@pytest.fixture
-def tiny_mnist(tmp_path):
-    rng = np.random.default_rng(1)
-    arrays = {"x_train": rng.normal(size=(120, 40)).astype(np.float32),
-              "y_train": rng.integers(0, 10, 120), "x_test": rng.normal(size=(50, 40)),
-              "y_test": rng.integers(0, 10, 50)}
-    path = tmp_path / "mnist1d.npz"
-    np.savez(path, sha256=np.array(arrays_sha256(arrays)), **arrays)
-    return path
 
 
 def test_train_config_variants():
@@ -77,5 +64,8 @@ def test_train_numbers_and_figure(tiny_mnist, tmp_path):
     for name in ("MetaRatioCorrectedDecay", "MetaRatioNaiveNoDecay", "MetaCosLevelTwoDecay",
                  "MetaAccAdamLN", "MetaAccTwoAdam", "MetaAccAdamNoNorm"):
         assert f"\\newcommand{{\\{name}}}" in text
+    assert r"\newcommand{\MetaStreamBeta}{0.9}" in text
+    assert r"\newcommand{\MetaTrainLambda}{0.5}" in text
+    assert r"\newcommand{\MetaTrainGammaTwo}{0.997}" in text  # (1 - 0.003 * 0.5)^2
     ma_plot.main(["--stream", str(stream), "--train", *paths, "--out", str(tmp_path / "f.pdf")])
     assert (tmp_path / "f.png").exists()

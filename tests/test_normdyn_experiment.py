@@ -5,23 +5,10 @@ import pytest
 import torch
 
 from ctadam import models
-from ctadam.data import arrays_sha256
 from ctadam.experiments import normdyn, normdyn_numbers
 from ctadam.io import read_json
 from ctadam.plots import norm_dynamics
 from ctadam.theory import normdynamics as nd
-
-
-@pytest.fixture
-def tiny_mnist(tmp_path):
-    """A random stand-in for the MNIST-1D cache (same keys, hash and shapes per sample)."""
-    rng = np.random.default_rng(0)
-    arrays = {"x_train": rng.normal(size=(120, 40)).astype(np.float32),
-              "y_train": rng.integers(0, 10, 120), "x_test": rng.normal(size=(50, 40)),
-              "y_test": rng.integers(0, 10, 50)}
-    path = tmp_path / "mnist1d.npz"
-    np.savez(path, sha256=np.array(arrays_sha256(arrays)), **arrays)
-    return path
 
 
 def test_tracker_matches_exact_recursion_and_scale_invariance(rng_seed):
@@ -35,7 +22,7 @@ def test_tracker_matches_exact_recursion_and_scale_invariance(rng_seed):
         opt.zero_grad()
         loss.backward()
         grad = torch.cat([p.grad.reshape(-1) for p in tracker.groups["hidden1"]])
-        assert abs(float(grad @ tracker._flat("hidden1"))) < 1e-10  # <grad, w> = 0
+        assert abs(float(grad @ tracker.flat("hidden1"))) < 1e-10  # <grad, w> = 0
         tracker.before()
         opt.step()
         tracker.after()
@@ -67,6 +54,12 @@ def test_cli_numbers_and_figure(tiny_mnist, tmp_path):
                  "NormMedErrAngleCorrectedTopBeta", "NormdynRuns"):
         assert f"\\newcommand{{\\{name}}}" in text
     assert "NormMedErrCosNaive" not in text  # the naive picture predicts cos = 0
+    for line in (r"\newcommand{\NormdynBetas}{0, 0.9}", r"\newcommand{\NormdynGamma}{0.999}",
+                 r"\newcommand{\NormdynHidden}{8}", r"\newcommand{\NormdynMaxEtaLambda}{0.02}",
+                 r"\newcommand{\NormFirstOrderFactorTopBeta}{4.36}"):
+        assert line in text
+    # eq:wu-correction is an identity: only rounding error is left
+    assert normdyn_numbers.identity_rel_error() < 1e-10
     assert table.read_text().count(r"\\") >= 4 and r"\toprule" in table.read_text()
     norm_dynamics.main(["--records", *map(str, recs), "--out", str(tmp_path / "f.pdf")])
     assert (tmp_path / "f.pdf").stat().st_size > 0 and (tmp_path / "f.png").exists()

@@ -4,8 +4,8 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
+from ctadam.experiments.normdyn import tangential_noise_stream
 from ctadam.theory import normdynamics as nd
 
 
@@ -16,6 +16,17 @@ def test_drive_factor_limits():
     # the eta*lambda term only matters at second order
     assert nd.drive_factor(0.9, 1e-4, 1.0) == pytest.approx(19.0, rel=2e-3)
     assert nd.drive_factor(0.9, 1e-2, 1.0) < 19.0
+
+
+def test_drive_factor_broadcasts_over_eta_and_lambda():
+    etas, lams = np.array([1e-3, 1e-2]), np.array([[0.5], [1.0], [2.0]])
+    for corrected in (False, True):
+        c = nd.drive_factor(0.9, etas, lams, corrected)
+        assert c.shape == (3, 2)
+    np.testing.assert_array_equal(nd.drive_factor(0.9, etas, lams, corrected=False), 1.0)
+    c = nd.drive_factor(0.9, etas, lams)
+    s = 1 - etas * lams
+    np.testing.assert_allclose(c, (1 + 0.9 * s) / (1 - 0.9 * s))
 
 
 def test_first_order_closed_forms():
@@ -77,38 +88,10 @@ def test_naive_closure_exact_for_orthogonal_updates():
         nd.equilibrium_norm_sq(eta, lam, 0.9, 4.0, corrected=False), rel=1e-6)
 
 
-def _noise_stream(beta, eta, lam, steps, d=64, seed=0):
-    """AdamW (torch) on a scale-invariant group driven by isotropic tangential noise.
-
-    The gradient at w is (I - w w^T/|w|^2) xi / |w| with xi ~ N(0, I): orthogonal to w and
-    scaling like 1/|w|, as for a layer followed by LayerNorm. Returns per-step records.
-    """
-    gen = torch.Generator().manual_seed(seed)
-    w = torch.randn(d, generator=gen, dtype=torch.float64).requires_grad_(True)
-    opt = torch.optim.AdamW([w], lr=eta, betas=(beta, 0.999), eps=1e-12, weight_decay=lam)
-    rec = {k: [] for k in ("u", "m", "wu", "w_sq", "wm")}
-    for _ in range(steps):
-        with torch.no_grad():
-            xi = torch.randn(d, generator=gen, dtype=torch.float64)
-            norm_sq = w @ w
-            w.grad = (xi - (xi @ w) / norm_sq * w) / norm_sq.sqrt()
-            prev = w.detach().clone()
-        opt.step()
-        with torch.no_grad():
-            u = ((1 - eta * lam) * prev - w) / eta
-            m = opt.state[w]["exp_avg"].clone()
-        rec["u"].append(u.numpy())
-        rec["m"].append(m.numpy())
-        rec["wu"].append(float(prev @ u))
-        rec["wm"].append(float(prev @ m))
-        rec["w_sq"].append(float(prev @ prev))
-    return {k: np.array(v) for k, v in rec.items()}
-
-
 @pytest.mark.parametrize("lam", [0.0, 0.5])
 def test_momentum_identity_is_exact(lam):
     beta, eta = 0.8, 0.01
-    rec = _noise_stream(beta, eta, lam, 60)
+    rec = tangential_noise_stream(beta, eta, lam, 60)
     for n in (10, 30, 60):
         predicted = nd.momentum_inner_product(rec["u"][:n], rec["m"][:n], beta, eta, lam)
         assert predicted == pytest.approx(rec["wm"][n - 1], rel=1e-8, abs=1e-12)
@@ -116,7 +99,7 @@ def test_momentum_identity_is_exact(lam):
 
 def test_corrected_equilibrium_beats_naive_under_momentum():
     beta, eta, lam = 0.9, 0.01, 1.0
-    rec = _noise_stream(beta, eta, lam, 3000)
+    rec = tangential_noise_stream(beta, eta, lam, 3000)
     tail = slice(2000, None)
     u_sq = (rec["u"][tail] ** 2).sum(1).mean()
     measured = rec["w_sq"][tail].mean()
@@ -128,14 +111,16 @@ def test_corrected_equilibrium_beats_naive_under_momentum():
     assert cos.mean() == pytest.approx(nd.equilibrium_cosine(eta, lam, beta), rel=0.2)
 
 
-@pytest.mark.parametrize("call", [
-    lambda: nd.equilibrium_norm_sq(0.1, 0.0, 0.9, 1.0),
-    lambda: nd.equilibrium_angular_step(-1.0, 0.1, 0.9),
-    lambda: nd.equilibrium_angular_step(0.1, 20.0, 0.9),
-    lambda: nd.drive_factor(1.0),
-    lambda: nd.relaxation_time(0.1, 0.0),
-    lambda: nd.exact_norm_sq(1.0, [1.0, 2.0], [0.0], 0.1, 0.1),
+@pytest.mark.parametrize(("call", "match"), [
+    (lambda: nd.equilibrium_norm_sq(0.1, 0.0, 0.9, 1.0), "lambda"),
+    (lambda: nd.equilibrium_angular_step(-1.0, 0.1, 0.9), "eta"),
+    (lambda: nd.equilibrium_angular_step(0.1, 20.0, 0.9), r"eta \* lambda"),
+    (lambda: nd.drive_factor(1.0, first_order=True), "beta"),
+    (lambda: nd.drive_factor(0.9), "eta and lambda are required"),
+    (lambda: nd.drive_factor(0.9, 0.0, 0.5), "eta"),
+    (lambda: nd.relaxation_time(0.1, 0.0), "lambda"),
+    (lambda: nd.exact_norm_sq(1.0, [1.0, 2.0], [0.0], 0.1, 0.1), "u_sq and wu"),
 ])
-def test_bad_input_raises(call):
-    with pytest.raises(ValueError):
+def test_bad_input_raises(call, match):
+    with pytest.raises(ValueError, match=match):
         call()

@@ -210,6 +210,25 @@ def final_values(final: dict) -> list[float]:
             for r in final["records"]]
 
 
+def optimizer_macros(finals: list[dict]) -> dict[str, str]:
+    """``KadamBeta``, ``KadamGamma``, ``KadamWeightDecay``: the settings shared by every level.
+
+    Read from the optimizer block of every run's config; a ValueError if they differ.
+    """
+    pairs, decays = set(), set()
+    for f in finals:
+        for r in f["records"]:
+            opt = r["config"]["optimizer"]
+            pairs.update(tuple(b) for b in opt["betas"])
+            decays.add(opt["weight_decay"])
+    if len(pairs) != 1 or len(decays) != 1:
+        raise ValueError(f"finals must share one (beta, gamma) pair and weight decay, got "
+                         f"{sorted(pairs)} and {sorted(decays)}")
+    (beta, gamma), = pairs
+    return {"KadamBeta": f"{beta:g}", "KadamGamma": f"{gamma:g}",
+            "KadamWeightDecay": f"{decays.pop():g}"}
+
+
 def table(finals: list[dict]) -> tuple[str, dict, dict]:
     """The booktabs table, the macros and a JSON summary of the final records."""
     tasks = [t for t in TASKS if any(f["task"] == t for f in finals)]
@@ -225,6 +244,8 @@ def table(finals: list[dict]) -> tuple[str, dict, dict]:
     macros, summary = {}, {"cells": []}
     seeds = {len(f["records"]) for f in finals}
     macros["KadamSeeds"] = str(min(seeds))
+    macros.update(optimizer_macros(finals))
+    macros["KadamKs"] = ", ".join(str(k) for k in sorted({f["k"] for f in finals}))
     for t in TASKS:  # every task gets its macro, so the paper builds under every profile
         macros[f"KadamBest{TASK_WORDS[t]}"] = "not run in this profile"
     for j, t in enumerate(tasks):

@@ -4,20 +4,30 @@ r"""The meta-adaptive effect of normalization, measured (paper-notes Claim 4).
 the first scale-invariant group ``w``. The normalized weights ``w / |w|`` turn by the angle
 ``~ eta |u_n| / |w_{n-1}|`` per step, and the closed norm recursion of
 :mod:`ctadam.theory.normdynamics` (\label{eq:norm-recursion}) makes ``|w_{n-1}|^2`` an
-exponential moving average of ``|u|^2`` with decay ``rho = (1 - eta lambda)^2``
-(a running sum when ``lambda = 0``):
+exponential moving average of ``|u|^2`` with decay ``rho = (1 - eta lambda)^2``. For
+``lambda > 0`` (``rho < 1``; ``V_0 = (1 - rho) |w_0|^2 / (eta^2 c)``)
 
 .. math::
 
     \frac{\eta |u_n|}{|w_{n-1}|} = \sqrt{\frac{1-\rho}{c}}\,
         \frac{|u_n|}{\sqrt{V_{n-1}}}, \qquad V_n = \rho V_{n-1} + (1-\rho) |u_n|^2,
 
-i.e. a second RMS normalization of Adam's update, pooled over the group, without momentum
+and for ``lambda = 0`` (``rho = 1``, where the prefactor above vanishes and ``V`` stays
+constant, so that form does not apply) the average becomes a running sum, as in AdaGrad:
+
+.. math::
+
+    \frac{\eta |u_n|}{|w_{n-1}|} = \frac{\eta |u_n|}
+        {\sqrt{|w_0|^2 + \eta^2 c \sum_{k<n} |u_k|^2}} .
+
+Both are a second RMS normalization of Adam's update, pooled over the group, without momentum
 (\label{eq:meta-adaptive}). For every step the record holds the measured angle, this
-prediction (from the measured ``|u_n|^2``; naive ``c = 1`` and corrected ``c``), and the
-cosine between the measured tangential move of ``w/|w|`` and the per-coordinate level-2
-update that k-Adam would compute from the same stream (``beta_2 = 0, gamma_2 = rho``), which
-tells how much pooling over the group matters.
+prediction (from the measured ``|u_n|^2`` through
+:func:`ctadam.theory.normdynamics.norm_sq_trajectory`, which covers both cases; naive
+``c = 1`` and corrected ``c``), and the cosine between the measured tangential move of
+``w/|w|`` and the per-coordinate level-2 update that k-Adam would compute from the same
+stream (``beta_2 = 0, gamma_2 = rho``; for ``rho = 1`` a running sum), which tells how much
+pooling over the group matters.
 
 **train**: Adam(W) + LayerNorm, 2-Adam without normalization and Adam(W) without
 normalization on the same MNIST-1D task through :func:`ctadam.train.run` (records with
@@ -61,7 +71,7 @@ def stream(data, hidden, eta, lam, beta, gamma, steps, batch_size, seed, every) 
         opt.zero_grad(set_to_none=True)
         loss.backward()
         tracker.before()
-        prev = tracker._prev[first]
+        prev = tracker.prev[first]
         opt.step()
         tracker.after()
         u = tracker.last_u[first]
@@ -73,7 +83,7 @@ def stream(data, hidden, eta, lam, beta, gamma, steps, batch_size, seed, every) 
         else:
             v2 = u * u if v2 is None else v2 + u * u
             u2 = u / (v2 / n).sqrt().clamp_min(1e-300)
-        cur = tracker._flat(first)
+        cur = tracker.flat(first)
         move = prev / prev.norm() - cur / cur.norm()
         radial = prev / prev.norm()
         u2_t = u2 - (u2 @ radial) * radial
@@ -99,12 +109,16 @@ def stream(data, hidden, eta, lam, beta, gamma, steps, batch_size, seed, every) 
 
 
 def train_config(variant: str, data: str, base: dict) -> dict:
-    """The :mod:`ctadam.train` config of one variant of the three-way comparison.
+    r"""The :mod:`ctadam.train` config of one variant of the three-way comparison.
 
     ``base`` holds ``lr, beta, gamma, weight_decay, steps, batch_size, n_train, hidden, seed,
     log_every, eval_every``. 2-Adam uses ``(beta, gamma)`` at level 1 and ``(0, rho)`` at level
-    2 with ``rho = (1 - lr weight_decay)^2`` (the decay of the implicit level of LayerNorm),
-    or ``(0, gamma)`` when there is no weight decay.
+    2 with ``rho = (1 - lr weight_decay)^2``, the decay of the implicit level of LayerNorm
+    (\label{eq:meta-adaptive}). Without weight decay it uses ``(0, gamma)``, which is *not* the
+    counterpart of the implicit level: that level is then a running sum (the angle decays like
+    ``n^{-1/2}``), whereas k-Adam's bias-corrected level 2 divides by a weighted *mean* of
+    ``u^2`` for every ``gamma_2`` and cannot reproduce the decay. It is then only a
+    momentum-free 2-Adam baseline (paper Sec. \label{sec:meta-adaptive} says so).
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
@@ -125,7 +139,8 @@ def train_config(variant: str, data: str, base: dict) -> dict:
 
 
 def numbers(stream_rec: dict, train_recs: dict[str, dict]) -> dict[str, str]:
-    """Macros: stream agreement (runs with and without decay) and final test accuracies."""
+    """Macros: stream agreement (runs with and without decay), the settings the paper states
+    (stream beta, training weight decay, 2-Adam's level-2 gamma) and final test accuracies."""
     out = {}
     for run in stream_rec["runs"]:
         tag = "Decay" if run["lam"] > 0 else "NoDecay"
@@ -133,6 +148,13 @@ def numbers(stream_rec: dict, train_recs: dict[str, dict]) -> dict[str, str]:
         out[f"MetaRatioNaive{tag}"] = f"{run['median_ratio_naive']:.2f}"
         out[f"MetaCosLevelTwo{tag}"] = f"{run['median_cos_level2']:.3f}"
         out[f"MetaLambda{tag}"] = f"{run['lam']:g}"
+    betas = {run["beta"] for run in stream_rec["runs"]}
+    if len(betas) != 1:
+        raise ValueError(f"stream runs must share beta, got {sorted(betas)}")
+    out["MetaStreamBeta"] = f"{betas.pop():g}"
+    two = train_recs["kadam2_none"]["config"]["optimizer"]
+    out["MetaTrainLambda"] = f"{two['weight_decay']:g}"
+    out["MetaTrainGammaTwo"] = f"{two['betas'][1][1]:.5g}"
     names = {"adam_ln": "AdamLN", "kadam2_none": "TwoAdam", "adam_none": "AdamNoNorm"}
     for variant, rec in train_recs.items():
         ev = rec["eval"]

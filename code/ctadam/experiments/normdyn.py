@@ -33,7 +33,8 @@ class GroupTracker:
     """Per-step statistics of the scale-invariant groups of a model.
 
     Call :meth:`before` just before ``optimizer.step()`` and :meth:`after` just after it;
-    :attr:`last_u` then holds each group's flat update ``u_n`` (float64).
+    :attr:`prev` then holds each group's flat weights ``w_{n-1}`` before the step and
+    :attr:`last_u` its flat update ``u_n`` (float64); :meth:`flat` gives the current weights.
     ``eta`` and ``lam`` define ``u_n = ((1 - eta lambda) w_{n-1} - w_n) / eta``; for a
     plain optimizer without decoupled decay pass ``lam = 0``.
     """
@@ -46,20 +47,21 @@ class GroupTracker:
         self.groups = {g: [params[n] for n in names] for g, names in groups.items()}
         self.eta, self.lam = eta, lam
         self.series = {g: {f: [] for f in self.FIELDS} for g in self.groups}
-        self._prev = {}
+        self.prev = {}
         self.last_u = {}
 
-    def _flat(self, group):
+    def flat(self, group) -> torch.Tensor:
+        """The group's current parameters as one flat float64 vector."""
         return torch.cat([p.detach().reshape(-1) for p in self.groups[group]]).double()
 
     def before(self) -> None:
-        self._prev = {g: self._flat(g) for g in self.groups}
+        self.prev = {g: self.flat(g) for g in self.groups}
 
     def after(self) -> dict:
         """Record and return this step's statistics ``{group: {field: value}}``."""
         out = {}
         for g in self.groups:
-            prev, cur = self._prev[g], self._flat(g)
+            prev, cur = self.prev[g], self.flat(g)
             u = ((1.0 - self.eta * self.lam) * prev - cur) / self.eta
             self.last_u[g] = u
             w_sq, u_sq, wu = float(prev @ prev), float(u @ u), float(prev @ u)
@@ -79,6 +81,37 @@ def minibatches(n: int, batch_size: int, generator: torch.Generator):
         perm = torch.randperm(n, generator=generator)
         for start in range(0, n - batch_size + 1, batch_size):
             yield perm[start:start + batch_size]
+
+
+def tangential_noise_stream(beta, eta, lam, steps, d=64, seed=0) -> dict:
+    r"""``torch.optim.AdamW`` on one scale-invariant vector driven by tangential noise.
+
+    The gradient at ``w`` is ``(I - w w^T / |w|^2) xi / |w|`` with ``xi ~ N(0, I)``: orthogonal
+    to ``w`` and scaling like ``1 / |w|``, as for a layer followed by LayerNorm. Returns per-step
+    arrays ``u`` (update), ``m`` (first moment), ``wu = <w_{n-1}, u_n>``,
+    ``wm = <w_{n-1}, m_n>`` and ``w_sq = |w_{n-1}|^2``; used to check
+    eq. \label{eq:wu-correction} (:func:`ctadam.theory.normdynamics.momentum_inner_product`).
+    """
+    gen = torch.Generator().manual_seed(seed)
+    w = torch.randn(d, generator=gen, dtype=torch.float64).requires_grad_(True)
+    opt = torch.optim.AdamW([w], lr=eta, betas=(beta, 0.999), eps=1e-12, weight_decay=lam)
+    rec = {k: [] for k in ("u", "m", "wu", "w_sq", "wm")}
+    for _ in range(steps):
+        with torch.no_grad():
+            xi = torch.randn(d, generator=gen, dtype=torch.float64)
+            norm_sq = w @ w
+            w.grad = (xi - (xi @ w) / norm_sq * w) / norm_sq.sqrt()
+            prev = w.detach().clone()
+        opt.step()
+        with torch.no_grad():
+            u = ((1 - eta * lam) * prev - w) / eta
+            m = opt.state[w]["exp_avg"].clone()
+        rec["u"].append(u.numpy())
+        rec["m"].append(m.numpy())
+        rec["wu"].append(float(prev @ u))
+        rec["wm"].append(float(prev @ m))
+        rec["w_sq"].append(float(prev @ prev))
+    return {k: np.array(v) for k, v in rec.items()}
 
 
 def tail_summary(series: dict, eta: float, lam: float, beta: float, tail: float) -> dict:

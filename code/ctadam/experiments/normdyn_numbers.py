@@ -6,6 +6,10 @@ Reads the records of :mod:`ctadam.experiments.normdyn` (one per beta) and writes
   the median over runs and groups of ``|measured / predicted - 1|`` for the equilibrium norm,
   the angular step and ``cos(w, u)`` (the naive picture predicts ``cos = 0``, so it has no
   relative error for the cosine);
+* macros of the setting (betas, gamma, width, largest ``eta lambda``), the first-order factor
+  ``sqrt((1 + beta)/(1 - beta))`` at the largest beta, and the largest relative error of the
+  exact identity eq. \label{eq:wu-correction} on a simulated group (torch's AdamW driven by
+  tangential noise, :func:`ctadam.experiments.normdyn.tangential_noise_stream`);
 * a booktabs table with one row per beta: the median of measured / naive for the norm and
   the angular step beside the first-order factors ``sqrt((1 + beta)/(1 - beta))`` and its
   inverse, and the median relative errors of both predictions.
@@ -106,6 +110,40 @@ def macros(table: list[dict]) -> dict[str, str]:
     return out
 
 
+def _sci(x: float) -> str:
+    """``x`` as LaTeX scientific notation (``\\ensuremath``) with one significant digit."""
+    if x == 0:
+        return "0"
+    mant, exp = f"{x:.0e}".split("e")
+    return f"\\ensuremath{{{mant}\\times 10^{{{int(exp)}}}}}"
+
+
+def identity_rel_error(beta=0.8, eta=0.01, lam=0.5, steps=60) -> float:
+    """Largest relative error of eq. \\label{eq:wu-correction} over steps 2..``steps``."""
+    from ctadam.experiments.normdyn import tangential_noise_stream
+    from ctadam.theory.normdynamics import momentum_inner_product
+
+    rec = tangential_noise_stream(beta, eta, lam, steps)
+    errs = [abs(momentum_inner_product(rec["u"][:n], rec["m"][:n], beta, eta, lam)
+                / rec["wm"][n - 1] - 1.0) for n in range(2, steps + 1)]
+    return float(max(errs))
+
+
+def setting_macros(records: list[dict], table: list[dict]) -> dict[str, str]:
+    """Macros of the grid that the paper states: betas, gamma, width and largest eta lambda."""
+    betas = sorted({r["beta"] for r in table})
+    gammas = sorted({run["gamma"] for rec in records for run in rec["runs"]})
+    widths = sorted({tuple(rec["hidden"]) for rec in records})
+    if len(gammas) != 1 or len(widths) != 1:
+        raise ValueError(f"records must share gamma and hidden, got {gammas} and {widths}")
+    top = max(betas)
+    return {"NormdynBetas": ", ".join(f"{b:g}" for b in betas),
+            "NormdynGamma": f"{gammas[0]:g}",
+            "NormdynHidden": ", ".join(str(h) for h in widths[0]),
+            "NormdynMaxEtaLambda": f"{max(r['eta'] * r['lam'] for r in table):.3g}",
+            "NormFirstOrderFactorTopBeta": f"{math.sqrt((1 + top) / (1 - top)):.2f}"}
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", nargs="+", required=True)
@@ -116,7 +154,10 @@ def main(argv=None) -> None:
     table = rows([read_json(p) for p in args.records])
     if not table:
         raise ValueError("records must contain at least one run with a scale-invariant group")
-    write_macros(args.macros, macros(table), "Norm dynamics (rule normdyn_numbers).")
+    records = [read_json(p) for p in args.records]
+    out = macros(table) | setting_macros(records, table)
+    out["NormIdentityRelErr"] = _sci(identity_rel_error())
+    write_macros(args.macros, out, "Norm dynamics (rule normdyn_numbers).")
     write_text_atomic(args.table, latex_table(table))
     write_json_atomic(args.summary, {"rows": table, "median_errors": median_errors(table)})
 

@@ -8,11 +8,8 @@ learning rate selected on its validation split (legend).
 ``python -m ctadam.plots.kadam_curves --finals a.json b.json ... --out figures/kadam_curves.pdf``
 """
 
-import argparse
-
 import numpy as np
 
-from ctadam.io import read_json
 from ctadam.plots import style
 
 K_COLORS = {1: "tab:gray", 2: "tab:blue", 3: "tab:red", 4: "tab:green", 5: "tab:purple"}
@@ -70,11 +67,7 @@ def plot(finals: list[dict], out: str) -> None:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--finals", nargs="+", required=True)
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    plot([read_json(p) for p in args.finals], args.out)
+    style.records_main(__doc__, plot, "finals", argv)
 
 
 if __name__ == "__main__":

@@ -8,12 +8,10 @@ against the naive and the momentum-corrected equilibrium predictions.
 ``python -m ctadam.plots.norm_dynamics --records a.json b.json --out figures/norm_dynamics.pdf``
 """
 
-import argparse
 import math
 
 import numpy as np
 
-from ctadam.io import read_json
 from ctadam.plots import style
 from ctadam.theory import normdynamics as nd
 
@@ -85,11 +83,7 @@ def plot(records: list[dict], out: str) -> None:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", nargs="+", required=True)
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    plot([read_json(p) for p in args.records], args.out)
+    style.records_main(__doc__, plot, "records", argv)
 
 
 if __name__ == "__main__":

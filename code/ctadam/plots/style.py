@@ -1,12 +1,16 @@
 """Shared figure style and the one function that saves a figure as PDF and PNG."""
 
+import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from ctadam.io import read_json  # noqa: E402
 
 # A single-column paper figure is 3.4 in wide, a full-width one 7 in.
 COLUMN_WIDTH = 3.4
@@ -47,3 +51,16 @@ def save(fig, pdf_path: str | os.PathLike) -> tuple[Path, Path]:
         os.replace(tmp, path)
     plt.close(fig)
     return pdf, png
+
+
+def records_main(doc: str, plot: Callable, flag: str, argv=None) -> None:
+    """Command line ``--<flag> a.json b.json ... --out fig.pdf`` of a figure module.
+
+    Reads each JSON record and calls ``plot(records, out)``; ``doc`` (the module docstring)
+    gives the description.
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument(f"--{flag}", nargs="+", required=True, help="JSON records")
+    parser.add_argument("--out", required=True, help="PDF path (a PNG is written beside it)")
+    args = parser.parse_args(argv)
+    plot([read_json(p) for p in getattr(args, flag)], args.out)

@@ -62,19 +62,27 @@ def _check(eta, lam=None, beta=None):
             check_unit_interval("beta", float(value))
 
 
-def drive_factor(beta, eta=0.0, lam=0.0, corrected=True, first_order=False):
+def drive_factor(beta, eta=None, lam=None, corrected=True, first_order=False):
     r"""The factor ``c`` multiplying ``eta^2 |u|^2`` in the closed norm recursion.
 
     ``corrected=False`` gives the naive ``c = 1``; ``corrected=True`` gives
     ``c = (1 + beta s) / (1 - beta s)`` with ``s = 1 - eta lambda`` (eq. \label{eq:wu-correction});
-    ``first_order=True`` sets ``s = 1``, giving ``(1 + beta) / (1 - beta)``.
+    ``first_order=True`` sets ``s = 1``, giving ``(1 + beta) / (1 - beta)``. ``eta`` and
+    ``lam`` are required unless ``first_order=True`` or ``corrected=False`` (neither depends on
+    them); when given they are validated and the result has the broadcast shape of
+    ``beta``, ``eta`` and ``lam``.
     """
-    _check(max(float(np.max(eta)), 1e-300), lam, beta)
-    beta = np.asarray(beta, dtype=float)
+    if corrected and not first_order and (eta is None or lam is None):
+        raise ValueError("eta and lambda are required unless first_order=True or "
+                         "corrected=False")
+    _check(1.0 if eta is None else eta, lam, beta)
+    eta, lam = (0.0 if eta is None else eta), (0.0 if lam is None else lam)
+    beta, eta, lam = (np.asarray(x, dtype=float) for x in (beta, eta, lam))
+    shape = np.broadcast_shapes(beta.shape, eta.shape, lam.shape)
     if not corrected:
-        return np.ones_like(beta)
-    s = 1.0 if first_order else 1.0 - np.asarray(eta, dtype=float) * np.asarray(lam, float)
-    return (1.0 + beta * s) / (1.0 - beta * s)
+        return np.ones(shape)
+    s = 1.0 if first_order else 1.0 - eta * lam
+    return np.broadcast_to((1.0 + beta * s) / (1.0 - beta * s), shape).copy()
 
 
 def contraction(eta, lam):
