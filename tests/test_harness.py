@@ -33,9 +33,29 @@ def test_cli_writes_result_and_macros(data, tmp_path, capsys):
     out, tex = tmp_path / "h.json", tmp_path / "h.tex"
     assert harness.main(["--data", data, "--steps", "5", "--repeats", "1", "--out", str(out),
                          "--macros", str(tex)]) == 0
-    assert set(io.read_json(out)) >= {"small", "notes", "device", "threads"}
-    assert "\\SweepHarnessOverheadSmall" in tex.read_text()
+    result = io.read_json(out)
+    assert set(result) >= {"small", "notes", "device", "threads"}
+    assert result["notes"]["widths"] == [40, 64, 64, 10] and result["small"]["n_train"] == 200
+    text = tex.read_text()
+    assert "\\SweepHarnessOverheadSmall" in text
+    # the networks the text names come from the harness, not from the paper
+    for line in ("\\newcommand{\\SweepHarnessSmallNet}{40--32--32--10}",
+                 "\\newcommand{\\SweepHarnessSmallNTrain}{200}",
+                 "\\newcommand{\\SweepHarnessSmallDtype}{float64}",
+                 "\\newcommand{\\SweepHarnessNotesNet}{40--64--64--10}",
+                 "\\newcommand{\\SweepHarnessNotesNTrain}{1000}",
+                 "\\newcommand{\\SweepHarnessNotesDtype}{float32}",
+                 "\\newcommand{\\SweepHarnessRepeats}{1}",
+                 "\\newcommand{\\SweepHarnessSteps}{5}"):
+        assert line in text
     assert "overhead" in capsys.readouterr().out
+
+
+def test_layer_widths_follow_the_case(data):
+    assert harness.layer_widths(harness.case_config("small", data, 1)) == [40, 32, 32, 10]
+    assert harness.case_macros("notes", harness.case_config("notes", data, 1), [40, 64, 10]) == {
+        "SweepHarnessNotesNet": "40--64--10", "SweepHarnessNotesNTrain": "1000",
+        "SweepHarnessNotesDtype": "float32"}
 
 
 @pytest.mark.slow

@@ -6,7 +6,13 @@ import warnings
 import pytest
 import torch
 
-from ctadam.monitor import StabilityMonitor, UnstableGrowthWarning, fit_growth, module_groups
+from ctadam.monitor import (
+    StabilityMonitor,
+    UnstableGrowthWarning,
+    first_flag,
+    fit_growth,
+    module_groups,
+)
 
 
 def test_fit_growth_recovers_exponential_rate():
@@ -39,12 +45,62 @@ def test_exponential_growth_warns_once():
 
 @pytest.mark.parametrize("norm", [lambda n: 5.0 + 0.3 * n, lambda n: 5.0 + math.sqrt(n),
                                   lambda n: 5.0 * math.exp(-0.001 * n)])
-def test_bounded_update_growth_is_not_flagged(norm):
+def test_polynomial_growth_from_a_large_norm_is_not_flagged(norm):
     monitor = StabilityMonitor(window=10)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         feed(monitor, norm)
     assert monitor.verdict()["exponential"] is False
+
+
+def test_bounded_updates_can_be_flagged():
+    """p_max is a heuristic: bounded updates do not bound the local log-log slope.
+
+    The norm shrinks by at most 0.01 per step to 0.01 at n = 500, then grows linearly at the
+    same rate; p = r * mean(n) ~ mean(n) * 0.01 / |theta| exceeds 2 just after the turn.
+    """
+    def norm(n):
+        return 0.01 + 0.01 * abs(n - 500)
+
+    steps = range(10, 1010, 10)
+    rates = [abs(norm(b) - norm(a)) / (b - a) for a, b in zip(steps, steps[1:], strict=False)]
+    assert max(rates) <= 0.01 + 1e-12
+    monitor = StabilityMonitor(window=10, warn=False)
+    feed(monitor, norm)
+    assert monitor.verdict()["exponential"] and 500 < monitor.verdict()["flagged_at"] <= 700
+    # a much larger threshold still flags it: the slope is unbounded as |theta| -> 0
+    assert first_flag(steps, [norm(n) for n in steps], 10, 20.0) is not None
+
+
+@pytest.mark.parametrize("norm", [lambda n: math.exp(0.01 * n), lambda n: 5.0 + 0.3 * n,
+                                  lambda n: 0.01 + 0.01 * abs(n - 500),
+                                  lambda n: (n / 100.0) ** 2.5])
+@pytest.mark.parametrize("p_max", [0.5, 1.0, 2.0, 4.0])
+def test_first_flag_replays_the_monitor(norm, p_max):
+    steps = list(range(10, 1010, 10))
+    norms = [norm(n) for n in steps]
+    monitor = StabilityMonitor(window=10, max_loglog_slope=p_max, warn=False)
+    feed(monitor, norm)
+    assert first_flag(steps, norms, 10, p_max) == monitor.verdict()["flagged_at"]
+    # non-finite norms are skipped, as the engine never feeds them to the monitor
+    with_gaps = [math.inf if i % 7 == 3 else v for i, v in enumerate(norms)]
+    kept = [(s, v) for s, v in zip(steps, with_gaps, strict=True) if math.isfinite(v)]
+    expected = StabilityMonitor(window=10, max_loglog_slope=p_max, warn=False)
+    for s, v in kept:
+        expected.observe(s, {"a": v})
+    assert first_flag(steps, with_gaps, 10, p_max) == expected.verdict()["flagged_at"]
+
+
+def test_first_flag_is_monotone_in_p_max():
+    steps = list(range(10, 1010, 10))
+    norms = [math.exp(0.01 * n) for n in steps]
+    flags = [first_flag(steps, norms, 10, p) for p in (1.0, 2.0, 4.0, 8.0)]
+    assert flags == sorted(flags) and flags[0] < flags[-1]
+    assert first_flag(steps, norms, 10, 1e3) is None
+    with pytest.raises(ValueError, match="max_loglog_slope must be in"):
+        first_flag(steps, norms, 10, 0.0)
+    with pytest.raises(ValueError, match="window must be an integer >= 3"):
+        first_flag(steps, norms, 2, 2.0)
 
 
 def test_attach_to_a_loop_records_groups_and_flags():

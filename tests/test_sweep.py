@@ -17,7 +17,7 @@ SWEEP = {"betas": [0.5, 0.9], "gammas": [0.7, 0.99], "eps": 1e-16,
          "eps_panel": {"beta": 0.9, "gammas": [0.7, 0.99], "eps": [1e-16, 1e-8]},
          "lr": 0.01, "steps": 40, "n_train": 64, "hidden": [8], "dtype": "float64", "seed": 0,
          "log_every": 2, "diverge_norm": 1e8, "monitor": {"window": 5, "max_loglog_slope": 2.0},
-         "bound_tolerance": 1e-6}
+         "sensitivity_p_max": [1.0, 4.0, 8.0], "bound_tolerance": 1e-6}
 
 
 def fake_record(beta, gamma, eps=1e-16, u_max=None, norms=None, status="ok", flagged=None):
@@ -27,7 +27,7 @@ def fake_record(beta, gamma, eps=1e-16, u_max=None, norms=None, status="ok", fla
     steps = list(range(1, n + 1))
     norms = [5.0 + 0.1 * s for s in steps] if norms is None else norms
     return {"config": {"optimizer": {"betas": [[beta, gamma]], "eps": eps},
-                       "monitor": {"window": 5}},
+                       "monitor": {"window": 5, "max_loglog_slope": 2.0}},
             "per_step": {"update_max_abs": u_max, "update_rms": [0.5 * u for u in u_max]},
             "status": status, "diverged_at": None if status == "ok" else n,
             "monitor": {"exponential": flagged is not None, "flagged_at": flagged},
@@ -36,7 +36,7 @@ def fake_record(beta, gamma, eps=1e-16, u_max=None, norms=None, status="ok", fla
 
 def grid_records(violate=False):
     recs = [fake_record(0.5, 0.7), fake_record(0.5, 0.99), fake_record(0.9, 0.99),
-            fake_record(0.9, 0.7, norms=[math.exp(0.3 * s) for s in range(1, 21)], flagged=12),
+            fake_record(0.9, 0.7, norms=[math.exp(0.3 * s) for s in range(1, 21)], flagged=9),
             fake_record(0.9, 0.7, eps=1e-8), fake_record(0.9, 0.99, eps=1e-8)]
     if violate:
         b2 = float(bound_n(0.9, 0.99, 2))
@@ -82,6 +82,63 @@ def test_aggregate_labels_and_agreement():
     assert summary["agree"] == 3 and summary["disagreeing"] == ["b0.9_g0.7_e1e-16"]
 
 
+def sensitivity_records():
+    """Four grid cells whose labels change with p_max (window 5, steps 1..20).
+
+    inside (0.5, 0.99): 5 + 0.1 n, p < 1 always;     inside (0.9, 0.99): n^2.5, 2 < p < 4;
+    outside (0.9, 0.7): exp(0.3 n), p up to 5.4;     outside (0.5, 0.2): 5 + 0.1 n, p < 1.
+    """
+    steps = range(1, 21)
+    return [fake_record(0.5, 0.99), fake_record(0.5, 0.2),
+            fake_record(0.9, 0.99, norms=[s ** 2.5 for s in steps], flagged=5),
+            fake_record(0.9, 0.7, norms=[math.exp(0.3 * s) for s in steps], flagged=9)]
+
+
+def test_sensitivity_to_p_max():
+    summary = sweep.aggregate(sensitivity_records(), 1e-16, 1e-6, [8.0, 1.0, 4.0])
+    rows = {r["p_max"]: r for r in summary["sensitivity"]}
+    assert list(rows) == [1.0, 2.0, 4.0, 8.0]  # sorted; the rule's own p_max is added
+    # (inside stable, inside unstable, outside stable, outside unstable) per p_max
+    expected = {1.0: (1, 1, 1, 1), 2.0: (1, 1, 1, 1), 4.0: (2, 0, 1, 1), 8.0: (2, 0, 2, 0)}
+    for p_max, counts in expected.items():
+        c = rows[p_max]["confusion"]
+        assert (c["theory_stable_measured_stable"], c["theory_stable_measured_unstable"],
+                c["theory_unstable_measured_stable"],
+                c["theory_unstable_measured_unstable"]) == counts
+        assert rows[p_max]["agree"] == counts[0] + counts[3]
+        assert rows[p_max]["agreement"] == pytest.approx((counts[0] + counts[3]) / 4)
+    # the rule's row is the label recorded by the runs' monitors
+    assert rows[2.0]["confusion"] == summary["confusion"] and rows[2.0]["agree"] == summary["agree"]
+    m = sweep.macros(summary, {**SWEEP, "betas": [0.5, 0.9], "gammas": [0.2, 0.7, 0.99],
+                               "eps_panel": {"beta": 0.9, "gammas": [0.7, 0.99], "eps": [1e-16]}})
+    assert m["SweepSensPmaxList"] == "1, 2, 4, 8"
+    assert (m["SweepSensAgreementMin"], m["SweepSensAgreementMax"]) == ("50", "75")
+    assert (m["SweepSensPmaxLow"], m["SweepSensInsideUnstableLow"],
+            m["SweepSensOutsideStableLow"], m["SweepSensAgreementLow"]) == ("1", "1", "1", "50")
+    assert (m["SweepSensPmaxHigh"], m["SweepSensInsideUnstableHigh"],
+            m["SweepSensOutsideStableHigh"], m["SweepSensAgreementHigh"]) == ("8", "0", "2", "50")
+    tex = sweep.table(summary, 2.0)
+    assert "2 (rule) & 1 & 1 & 1 & 1 & 50\\,\\% \\\\" in tex
+    assert "4 & 2 & 0 & 1 & 1 & 75\\,\\%" in tex and tex.count("(rule)") == 1
+
+
+def test_sensitivity_checks_replay_and_thresholds():
+    recs = sensitivity_records()
+    recs[3]["monitor"]["flagged_at"] = 12  # not the step the rule flags
+    with pytest.raises(ValueError, match="replaying the monitor rule flags step 9, but the "
+                                         "record's monitor flagged 12"):
+        sweep.aggregate(recs, 1e-16, 1e-6)
+    with pytest.raises(ValueError, match=r"p_max must be in \(0, inf\)"):
+        sweep.aggregate(sensitivity_records(), 1e-16, 1e-6, [0.0])
+    # a diverged run is unstable at every threshold
+    recs = sensitivity_records()
+    recs[1]["status"] = "diverged"
+    summary = sweep.aggregate(recs, 1e-16, 1e-6, [1e3])
+    assert all(r["confusion"]["theory_unstable_measured_stable"] <= 1
+               for r in summary["sensitivity"])
+    assert summary["sensitivity"][-1]["confusion"]["theory_unstable_measured_unstable"] == 1
+
+
 def test_bound_violation_fails_loudly(tmp_path, capsys):
     with pytest.raises(sweep.BoundViolation, match="b0.9_g0.99_e1e-16"):
         sweep.aggregate(grid_records(violate=True), 1e-16, 1e-6)
@@ -108,6 +165,8 @@ def test_cli_writes_summary_macros_table_and_figure(tmp_path):
     assert "\\newcommand{\\SweepAgreement}{100}" in macros
     assert "\\newcommand{\\SweepCells}{4}" in macros
     assert "\\toprule" in (tmp_path / "t.tex").read_text()
+    assert "2 (rule) & 3 & 0 & 0 & 1 & 100" in (tmp_path / "t.tex").read_text()
+    assert "\\newcommand{\\SweepSensPmaxList}{1, 2, 4, 8}" in macros
     eps_tex = (tmp_path / "e.tex").read_text()
     assert "0.7 (outside)" in eps_tex and "0.99 (inside)" in eps_tex
     stability_sweep.main(["--summary", str(out), "--sweep-json", json.dumps(SWEEP),

@@ -53,11 +53,37 @@ def without_timing(record: dict) -> str:
     ({"optimizer": {"name": "sgd", "lr": 1e-3, "betas": [0.9, 0.99]}}, "optimizer.name must be"),
     ({"batch_size": 0}, "batch_size must be an integer >= 1"),
     ({"monitor": {"window": 2}}, "monitor.window must be an integer >= 3"),
+    ({"dtype": ["float32"]}, "dtype must be one of ('float32', 'float64'), got ['float32']"),
+    ({"dtype": 64}, "dtype must be one of"),
+    ({"arch": "resnet"}, "arch must be one of ('mlp', 'cnn1d'"),
+    ({"norm": "batch"}, "norm must be one of ('none', 'layer')"),
+    ({"model": {"hiddn": [3]}}, "model (arch 'mlp') has unknown keys ['hiddn']; allowed keys: "
+                                "['affine', 'hidden', 'in_features', 'norm_eps', 'out_features']"),
+    ({"model": {"norm": "layer"}}, "unknown keys ['norm']"),
+    ({"arch": "cnn1d", "model": {"hidden": [3]}},
+     "model (arch 'cnn1d') has unknown keys ['hidden']; allowed keys: ['affine', 'channels'"),
+    ({"optimizer": {"name": "adamw", "lr": 0.1, "betas": [0.9, 0.99], "weight_decay": 10.0}},
+     "optimizer.lr * optimizer.weight_decay must be in [0, 1) for adamw"),
+    ({"optimizer": {"name": "kadam", "lr": 0.5, "betas": [0.9, 0.99], "weight_decay": 4.0}},
+     "optimizer.lr=0.5 * optimizer.weight_decay=4.0 = 2.0"),
 ])
 def test_bad_config_names_key_and_range(change, message):
     with pytest.raises(ValueError) as err:
         validate_config(config("x.npz", **change))
     assert message in str(err.value)
+
+
+def test_decay_limit_only_for_decoupled_decay():
+    """lr * weight_decay < 1 binds adamw and kadam; Adam's weight_decay is a coupled L2 term."""
+    for name, wd in (("adamw", 9.99), ("kadam", 9.99), ("adam", 20.0)):
+        opt = {"name": name, "lr": 0.1, "betas": [0.9, 0.99], "weight_decay": wd}
+        assert validate_config(config("x.npz", optimizer=opt))["optimizer"]["weight_decay"] == wd
+
+
+def test_model_keys_pass_through(tiny_data):
+    cfg = validate_config(config(tiny_data, model={"hidden": [4, 4], "affine": True}))
+    assert cfg["model"] == {"hidden": [4, 4], "affine": True}
+    assert run({**cfg, "steps": 2})["n_params"] == 40 * 4 + 4 + 4 * 4 + 4 + 4 * 10 + 10
 
 
 def test_missing_key_is_named():

@@ -10,13 +10,21 @@ the total parameter norm by least squares over the last ``window`` records:
 .. math::  \ln\lVert\theta_n\rVert \approx c + r\,n, \qquad p = r\,\bar n ,
 
 with :math:`r` the growth exponent per step and :math:`\bar n` the window's mean step.
-:math:`p` is the local log-log slope :math:`d\ln\lVert\theta\rVert / d\ln n`: it stays bounded
-(about the degree) for polynomial growth, such as the :math:`\sqrt{n}` drift of healthy
-training, and grows without bound for exponential growth. Growth is called *exponential*
-when :math:`r > 0` and :math:`p > p_{\max}` (``max_loglog_slope``, default 2). Bounded updates
-:math:`\lVert u_n\rVert \le U` let the norm grow at most linearly,
-:math:`\lVert\theta_n\rVert \le \lVert\theta_0\rVert + \eta U n`, whose log-log slope is below 1, so
-the default leaves a factor 2 of margin. The monitor then warns once
+:math:`p` is the local log-log slope :math:`d\ln\lVert\theta\rVert / d\ln n`. Exponential growth
+:math:`e^{rn}` has :math:`p = r\bar n`, which grows without bound; polynomial growth
+:math:`a + b n^k` (:math:`a, b > 0`) has :math:`p < k`, so the :math:`\sqrt{n}` or linear drift of
+healthy training from a norm that is large compared with its increments stays below 1. Growth is
+called *exponential* when :math:`r > 0` and :math:`p > p_{\max}` (``max_loglog_slope``, default 2;
+:func:`exceeds`).
+
+The threshold is a heuristic, not a consequence of the stability bound: bounded updates
+:math:`\lVert u_n\rVert \le U` bound the norm, :math:`\lVert\theta_n\rVert \le
+\lVert\theta_0\rVert + \eta U n`, but not its local slope. If the norm first shrinks to
+:math:`\lVert\theta\rVert \ll \eta U \bar n` and then grows linearly,
+:math:`p \approx \bar n\,\eta U / \lVert\theta\rVert` is as large as one likes, and the monitor
+flags it. A flag is therefore a sign of fast growth to look at, not a proof of instability; the
+sweep reports how its labels change with :math:`p_{\max}` (:func:`first_flag` replays the rule
+on logged norms for any threshold). The monitor warns once
 (``warnings.warn`` with :class:`UnstableGrowthWarning`) and keeps recording.
 
 Attach it in a few lines::
@@ -68,6 +76,33 @@ def fit_growth(steps: Iterable[float], norms: Iterable[float]) -> tuple[float, f
     return rate, rate * mx
 
 
+def exceeds(rate: float, slope: float, max_loglog_slope: float) -> bool:
+    r"""The rule: growth is exponential when :math:`r > 0` and :math:`p > p_{\max}` (NaN: no)."""
+    return bool(rate > 0 and slope > max_loglog_slope)
+
+
+def first_flag(steps: Iterable[float], norms: Iterable[float], window: int,
+               max_loglog_slope: float) -> int | None:
+    r"""Replay the monitor's rule on a logged norm series; the step it first flags, or None.
+
+    Non-finite norms are skipped, as :mod:`ctadam.train` never feeds them to the monitor, so
+    the replay of a run's log with the run's own ``window`` and ``max_loglog_slope`` gives
+    the step that run's monitor flagged; with another threshold it gives what the monitor
+    would have flagged (the labels of the sweep's sensitivity to :math:`p_{\max}`).
+    """
+    from ctadam.checks import check_int, check_real
+
+    window = check_int("window", window, 3)
+    max_loglog_slope = check_real("max_loglog_slope", max_loglog_slope, 0.0, low_open=True)
+    kept = [(float(s), float(v)) for s, v in zip(steps, norms, strict=True)
+            if math.isfinite(float(v))]
+    for end in range(window, len(kept) + 1):
+        xs, ys = zip(*kept[end - window:end], strict=True)
+        if exceeds(*fit_growth(xs, ys), max_loglog_slope):
+            return int(xs[-1])
+    return None
+
+
 class StabilityMonitor:
     """Track per-group parameter/update norms and flag exponential growth of the parameter norm.
 
@@ -77,8 +112,8 @@ class StabilityMonitor:
         every: record norms every ``every`` calls of :meth:`step` (default 1).
         window: number of most recent records the growth fit uses (default 20, >= 3).
         max_loglog_slope: :math:`p_{\\max}`; growth with a larger local log-log slope counts as
-            exponential (default 2: faster than quadratic;
-            bounded updates can grow the norm at most linearly, slope <= 1).
+            exponential (default 2, a heuristic: faster than quadratic; see the module
+            docstring for why bounded updates do not guarantee a smaller slope).
         warn: emit :class:`UnstableGrowthWarning` the first time growth turns exponential.
     """
 
@@ -146,8 +181,7 @@ class StabilityMonitor:
         """Whether the last ``window`` records show exponential growth (see module docstring)."""
         if len(self.history["step"]) < self.window:
             return False
-        rate, slope = self.growth()
-        return bool(rate > 0 and slope > self.max_loglog_slope)
+        return exceeds(*self.growth(), self.max_loglog_slope)
 
     def verdict(self) -> dict:
         """JSON-ready summary: the latest growth fit and the step growth was first flagged."""

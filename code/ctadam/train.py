@@ -15,10 +15,12 @@ naming the key and its allowed range):
 ``data``           path of the dataset file that ``ctadam.data.load_<task>`` reads (required)
 ``arch``           a key of ``ctadam.models.ARCHS`` (default ``"mlp"``)
 ``norm``           ``"none"`` | ``"layer"`` (default ``"none"``)
-``model``          extra model kwargs, e.g. ``{"hidden": [64, 64]}``; input/output sizes
+``model``          extra model kwargs, e.g. ``{"hidden": [64, 64]}``: keyword arguments of
+                   the arch's class except ``norm`` (:func:`model_keys`); input/output sizes
                    default from the data (default ``{}``)
 ``optimizer``      ``{name: adam|adamw|kadam, lr > 0, betas: [beta, gamma] or a list of k such
-                   pairs, eps >= 0 (1e-8), weight_decay >= 0 (0), k >= 1 (number of pairs)}``
+                   pairs, eps >= 0 (1e-8), weight_decay >= 0 (0), k >= 1 (number of pairs)}``;
+                   for adamw and kadam (decoupled decay) ``lr * weight_decay < 1``
 ``steps``          optimizer steps, >= 1 (required)
 ``batch_size``     minibatch size, or ``null`` for full batch (default ``null``)
 ``dtype``          ``"float32"`` | ``"float64"`` (default ``"float32"``)
@@ -95,8 +97,23 @@ def _check_keys(where: str, given: dict, allowed) -> None:
 
 
 def _check_choice(name: str, value, choices) -> None:
-    if value not in choices:
+    """``value`` must be one of the string ``choices`` (a non-string is never one)."""
+    if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+
+
+def model_keys(arch: str) -> tuple[str, ...]:
+    """The keyword arguments of ``ctadam.models.ARCHS[arch]`` that ``model`` may set.
+
+    ``norm`` is excluded: it is the config's own ``norm`` key.
+    """
+    import inspect
+
+    from ctadam.models import ARCHS
+
+    params = inspect.signature(ARCHS[arch]).parameters
+    return tuple(k for k, p in params.items() if k != "norm" and p.kind in (
+        p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
 
 
 def _optional_int(name: str, value, low: int = 1):
@@ -133,6 +150,12 @@ def validate_optimizer(opt: dict) -> dict:
     if len(out["betas"]) not in (1, k):
         raise ValueError(f"optimizer.betas must hold 1 or k={k} pairs, got {len(out['betas'])}")
     out["k"] = k
+    if out["name"] in ("adamw", "kadam") and not out["lr"] * out["weight_decay"] < 1:
+        raise ValueError(f"optimizer.lr * optimizer.weight_decay must be in [0, 1) for "
+                         f"{out['name']} (decoupled decay theta <- (1 - lr * weight_decay) "
+                         f"theta), got optimizer.lr={out['lr']!r} * "
+                         f"optimizer.weight_decay={out['weight_decay']!r} = "
+                         f"{out['lr'] * out['weight_decay']!r}")
     return out
 
 
@@ -148,10 +171,13 @@ def validate_config(config: dict) -> dict:
     _check_choice("task", cfg["task"], TASKS)
     if not isinstance(cfg["data"], str) or not cfg["data"]:
         raise ValueError(f"data must be a non-empty path string, got {cfg['data']!r}")
-    if not isinstance(cfg["arch"], str) or not isinstance(cfg["norm"], str):
-        raise ValueError("arch and norm must be strings (see ctadam.models.ARCHS, NORMS)")
+    from ctadam.models import ARCHS, NORMS
+
+    _check_choice("arch", cfg["arch"], ARCHS)
+    _check_choice("norm", cfg["norm"], NORMS)
     if not isinstance(cfg["model"], dict):
         raise ValueError(f"model must be a mapping of model kwargs, got {cfg['model']!r}")
+    _check_keys(f"model (arch {cfg['arch']!r})", cfg["model"], model_keys(cfg["arch"]))
     cfg["optimizer"] = validate_optimizer(cfg["optimizer"])
     cfg["steps"] = check_int("steps", cfg["steps"], 1)
     cfg["batch_size"] = _optional_int("batch_size", cfg["batch_size"])

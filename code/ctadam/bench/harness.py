@@ -53,6 +53,23 @@ def bare_loop(cfg: dict, device: str = "cpu") -> float:
     return time.perf_counter() - t0
 
 
+def layer_widths(cfg: dict, device: str = "cpu") -> list[int]:
+    """Widths of the case's network, input to output (e.g. ``[40, 64, 64, 10]``)."""
+    dev = resolve_device(device)
+    _, (x_tr, y_tr, _, _) = load_task(cfg, dev)
+    model, _ = build(cfg, x_tr, y_tr, dev)
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    return [linears[0].in_features] + [m.out_features for m in linears]
+
+
+def case_macros(name: str, cfg: dict, widths: list[int]) -> dict[str, str]:
+    """Macros describing one case: network widths, training samples and dtype."""
+    key = name.capitalize()
+    return {f"SweepHarness{key}Net": "--".join(str(w) for w in widths),
+            f"SweepHarness{key}NTrain": str(cfg["n_train"]),
+            f"SweepHarness{key}Dtype": cfg["dtype"]}
+
+
 def measure(cfg: dict, repeats: int, device: str = "cpu") -> dict:
     """Alternate engine and bare runs ``repeats`` times; medians and the relative overhead."""
     engine, bare = [], []
@@ -78,15 +95,21 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(check_int("threads", args.threads, 1))
     steps, repeats = check_int("steps", args.steps, 1), check_int("repeats", args.repeats, 1)
-    result = {name: measure(case_config(name, args.data, steps), repeats, args.device)
-              for name in CASES}
+    configs = {name: case_config(name, args.data, steps) for name in CASES}
+    result = {name: {**measure(cfg, repeats, args.device), "n_train": cfg["n_train"],
+                     "dtype": cfg["dtype"], "widths": layer_widths(cfg, args.device)}
+              for name, cfg in configs.items()}
     result["device"], result["threads"] = args.device, args.threads
     io.write_json_atomic(args.out, result)
     if args.macros:
+        described = {}
+        for name, cfg in configs.items():
+            described.update(case_macros(name, cfg, result[name]["widths"]))
         io.write_macros(args.macros, {
             "SweepHarnessOverheadSmall": f"{100 * result['small']['overhead']:.1f}",
             "SweepHarnessOverheadNotes": f"{100 * result['notes']['overhead']:.1f}",
-            "SweepHarnessSteps": str(steps)}, "Engine overhead (python -m ctadam.bench.harness).")
+            "SweepHarnessSteps": str(steps), "SweepHarnessRepeats": str(repeats),
+            **described}, "Engine overhead (python -m ctadam.bench.harness).")
     for name in CASES:
         r = result[name]
         print(f"{name}: engine {r['engine_median_s']:.3f} s, bare {r['bare_median_s']:.3f} s, "

@@ -17,6 +17,11 @@ Per run the aggregation computes
   above ``diverge_norm``) or the :class:`~ctadam.monitor.StabilityMonitor` flagged exponential
   growth (a window with :math:`r > 0` and :math:`r\bar n > p_{\max}`); otherwise *stable*.
   The theory label is unstable iff :math:`\beta^2 \ge \gamma` (\cref{eq:region});
+* the same label for each :math:`p_{\max}` of ``sensitivity_p_max``, from the monitor's rule
+  replayed on the logged norms (:func:`ctadam.monitor.first_flag`; no retraining). The
+  threshold is a heuristic (see :mod:`ctadam.monitor`), so the summary reports the agreement
+  with theory for each of these values. The replay at the run's own threshold must reproduce
+  the step its monitor flagged, else :func:`summarize_run` raises ``ValueError``;
 * for runs inside the region, :math:`\max_n \max_i |u_{n,i}| / B_n` with :math:`B_n` of
   \cref{eq:bound-n}. The hard property is that this never exceeds 1 (+ a float tolerance);
   :func:`check_bound` raises :class:`BoundViolation` otherwise and the CLI exits non-zero.
@@ -37,7 +42,7 @@ import numpy as np
 
 from ctadam import io
 from ctadam.checks import check_real
-from ctadam.monitor import fit_growth
+from ctadam.monitor import first_flag, fit_growth
 from ctadam.theory.stability import bound_inf, bound_n, growth_rate, in_stable_region
 
 
@@ -95,7 +100,29 @@ def max_growth_rate(steps, norms, window: int) -> float:
     return max(rates) if rates else math.nan
 
 
-def summarize_run(record: dict) -> dict:
+def p_max_key(p_max: float) -> str:
+    """JSON key of one threshold in ``unstable_by_p_max``, e.g. ``"1.5"``."""
+    return f"{p_max:g}"
+
+
+def unstable_by_p_max(record: dict, p_max_values) -> dict[str, bool]:
+    """Measured label of a run for each threshold: diverged, or the replayed rule flags it.
+
+    Raises ``ValueError`` if the replay at the run's own ``monitor.max_loglog_slope`` does
+    not give the step its monitor flagged (the replay would then not be the monitor's rule).
+    """
+    mon = record["config"]["monitor"]
+    steps, norms = record["log"]["step"], record["log"]["param_norm"]
+    own = first_flag(steps, norms, mon["window"], mon["max_loglog_slope"])
+    if own != record["monitor"]["flagged_at"]:
+        raise ValueError(f"replaying the monitor rule flags step {own}, but the record's monitor "
+                         f"flagged {record['monitor']['flagged_at']}")
+    diverged = record["status"] != "ok"
+    return {p_max_key(p): diverged or first_flag(steps, norms, mon["window"], p) is not None
+            for p in p_max_values}
+
+
+def summarize_run(record: dict, p_max_values=()) -> dict:
     """The per-run numbers of the sweep (see the module docstring)."""
     cfg = record["config"]
     (beta, gamma), eps = cfg["optimizer"]["betas"][0], cfg["optimizer"]["eps"]
@@ -121,6 +148,7 @@ def summarize_run(record: dict) -> dict:
         "rho": float(growth_rate(beta, gamma)), "bound_inf": float(bound_inf(beta, gamma)),
         "max_bound_ratio": ratio, "max_bound_ratio_after_first": ratio_late,
         "steps_done": record["steps_done"],
+        "unstable_by_p_max": unstable_by_p_max(record, p_max_values),
     }
 
 
@@ -148,11 +176,46 @@ def check_bound(runs: list[dict], tolerance: float) -> dict:
     return {"runs": len(inside), "max_ratio": worst, "max_ratio_after_first": late}
 
 
-def aggregate(records: list[dict], grid_eps: float, tolerance: float) -> dict:
-    """Summary of a sweep: per-run numbers, grid agreement with theory, the bound check."""
+def confusion(grid: list[dict], measured_key: str, p_max: float | None = None) -> dict:
+    """Counts of theory label (stable/unstable) against a measured label over ``grid``.
+
+    The measured label is ``run[measured_key]``, or ``run[measured_key][p_max_key(p_max)]``
+    when ``p_max`` is given.
+    """
+    def measured(r):
+        return r[measured_key] if p_max is None else r[measured_key][p_max_key(p_max)]
+
+    return {f"theory_{t}_measured_{m}": sum(
+        1 for r in grid if r["theory_unstable"] == (t == "unstable")
+        and measured(r) == (m == "unstable"))
+        for t in ("stable", "unstable") for m in ("stable", "unstable")}
+
+
+def _agree_count(c: dict) -> int:
+    return c["theory_stable_measured_stable"] + c["theory_unstable_measured_unstable"]
+
+
+def sensitivity(grid: list[dict], p_max_values) -> list[dict]:
+    """Per threshold (increasing): confusion counts, agreeing cells and agreement fraction."""
+    rows = []
+    for p in sorted(set(p_max_values)):
+        c = confusion(grid, "unstable_by_p_max", p)
+        rows.append({"p_max": p, "confusion": c, "agree": _agree_count(c),
+                     "agreement": _agree_count(c) / len(grid)})
+    return rows
+
+
+def aggregate(records: list[dict], grid_eps: float, tolerance: float,
+              p_max_values=()) -> dict:
+    """Summary of a sweep: per-run numbers, grid agreement with theory, the bound check.
+
+    ``p_max_values``: thresholds of the sensitivity rows; the runs' own threshold is added.
+    """
+    p_max_values = {check_real("p_max", p, 0.0, low_open=True) for p in p_max_values}
+    p_max_values |= {float(rec["config"]["monitor"]["max_loglog_slope"]) for rec in records}
     runs = {}
     for rec in records:
-        s = summarize_run(rec)
+        s = summarize_run(rec, p_max_values)
         runs[s["id"]] = s
     runs = [runs[k] for k in sorted(runs)]
     grid = [r for r in runs if r["eps"] == grid_eps]
@@ -162,13 +225,10 @@ def aggregate(records: list[dict], grid_eps: float, tolerance: float) -> dict:
     growing = [r for r in grid if r["theory_unstable"] and r["measured_unstable"]
                and math.isfinite(r["growth_rate"])]
     rel = [r["growth_rate"] / r["rho"] for r in growing]
-    confusion = {f"theory_{t}_measured_{m}": sum(
-        1 for r in grid if r["theory_unstable"] == (t == "unstable")
-        and r["measured_unstable"] == (m == "unstable"))
-        for t in ("stable", "unstable") for m in ("stable", "unstable")}
     return {
         "runs": runs, "grid_eps": grid_eps, "grid_cells": len(grid), "agree": len(agree),
-        "agreement": len(agree) / len(grid), "confusion": confusion,
+        "agreement": len(agree) / len(grid), "confusion": confusion(grid, "measured_unstable"),
+        "sensitivity": sensitivity(grid, p_max_values),
         "disagreeing": [r["id"] for r in grid if r not in agree],
         "rate_over_rho": {"runs": len(rel), "median": _median(rel),
                           "min": min(rel, default=math.nan), "max": max(rel, default=math.nan)},
@@ -210,7 +270,25 @@ def macros(summary: dict, sweep_cfg: dict) -> dict[str, str]:
         "SweepDiverged": str(sum(1 for r in summary["runs"] if r["eps"] == summary["grid_eps"]
                                  and r["status"] != "ok")),
         **eps_panel_macros(summary, sweep_cfg),
+        **sensitivity_macros(summary),
     }
+
+
+def sensitivity_macros(summary: dict) -> dict[str, str]:
+    """The thresholds of the sensitivity rows, the agreement range and the extreme rows."""
+    rows = summary["sensitivity"]
+    values = [f"{r['p_max']:g}" for r in rows]
+    agreement = [100 * r["agreement"] for r in rows]
+    out = {"SweepSensPmaxList": ", ".join(values),
+           "SweepSensAgreementMin": f"{min(agreement):.0f}",
+           "SweepSensAgreementMax": f"{max(agreement):.0f}"}
+    for name, row in (("Low", rows[0]), ("High", rows[-1])):
+        c = row["confusion"]
+        out[f"SweepSensPmax{name}"] = f"{row['p_max']:g}"
+        out[f"SweepSensAgreement{name}"] = f"{100 * row['agreement']:.0f}"
+        out[f"SweepSensInsideUnstable{name}"] = str(c["theory_stable_measured_unstable"])
+        out[f"SweepSensOutsideStable{name}"] = str(c["theory_unstable_measured_stable"])
+    return out
 
 
 def eps_panel_macros(summary: dict, sweep_cfg: dict) -> dict[str, str]:
@@ -242,16 +320,25 @@ def _latex_sci(x: float) -> str:
     return f"10^{{{int(exp)}}}" if mant == "1" else f"{mant}\\times 10^{{{int(exp)}}}"
 
 
-def table(summary: dict) -> str:
-    """Booktabs confusion table: theory label (rows) against measured label (columns)."""
-    c = summary["confusion"]
-    rows = [("inside ($\\beta^2<\\gamma$)", "stable"), ("outside ($\\beta^2\\ge\\gamma$)",
-                                                        "unstable")]
-    lines = ["\\begin{tabular}{lrr}", "\\toprule",
-             "theory region & measured stable & measured unstable \\\\", "\\midrule"]
-    for label, t in rows:
-        lines.append(f"{label} & {c[f'theory_{t}_measured_stable']} & "
-                     f"{c[f'theory_{t}_measured_unstable']} \\\\")
+def table(summary: dict, rule_p_max: float) -> str:
+    """Booktabs classification table: one row per threshold of the sensitivity rows.
+
+    Columns: measured stable / unstable among the cells inside and outside the region, and
+    the agreement; the row of the rule's own threshold ``rule_p_max`` is marked.
+    """
+    lines = ["\\begin{tabular}{lrrrrr}", "\\toprule",
+             " & \\multicolumn{2}{c}{inside ($\\beta^2<\\gamma$)} & "
+             "\\multicolumn{2}{c}{outside ($\\beta^2\\ge\\gamma$)} & \\\\",
+             "\\cmidrule(lr){2-3}\\cmidrule(lr){4-5}",
+             "$p_{\\max}$ & stable & unstable & stable & unstable & agreement \\\\",
+             "\\midrule"]
+    for row in summary["sensitivity"]:
+        c = row["confusion"]
+        mark = " (rule)" if row["p_max"] == rule_p_max else ""
+        counts = " & ".join(str(c[f"theory_{t}_measured_{m}"]) for t in ("stable", "unstable")
+                            for m in ("stable", "unstable"))
+        lines.append(f"{row['p_max']:g}{mark} & {counts} & "
+                     f"{100 * row['agreement']:.0f}\\,\\% \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]
     return "\n".join(lines) + "\n"
 
@@ -291,17 +378,20 @@ def main(argv=None) -> int:
     sweep_cfg = json.loads(args.sweep_json)
     records = [io.read_json(p) for p in args.records]
     try:
-        summary = aggregate(records, sweep_cfg["eps"], sweep_cfg["bound_tolerance"])
+        summary = aggregate(records, sweep_cfg["eps"], sweep_cfg["bound_tolerance"],
+                            sweep_cfg["sensitivity_p_max"])
     except BoundViolation as err:
         print(f"HARD PROPERTY VIOLATED: {err}", file=sys.stderr)
         return 1
     io.write_json_atomic(args.out, summary)
     io.write_macros(args.macros, macros(summary, sweep_cfg),
                     "Stability sweep (python -m ctadam.experiments.sweep aggregate).")
-    io.write_text_atomic(args.table, table(summary))
+    io.write_text_atomic(args.table, table(summary, sweep_cfg["monitor"]["max_loglog_slope"]))
     io.write_text_atomic(args.eps_table, eps_table(summary, sweep_cfg))
     print(f"agreement {summary['agree']}/{summary['grid_cells']}; bound ratio max "
           f"{summary['bound']['max_ratio']:.4f} over {summary['bound']['runs']} inside runs")
+    for row in summary["sensitivity"]:
+        print(f"p_max {row['p_max']:g}: agreement {row['agree']}/{summary['grid_cells']}")
     return 0
 
 

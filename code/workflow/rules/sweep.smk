@@ -3,8 +3,10 @@
 # One job per training run (wildcard `run`, e.g. b0.9_g0.7_e1e-16), configs generated from
 # config["sweep"] by ctadam.experiments.sweep; the aggregation reads every record, checks the
 # hard property "no update coordinate above B_n inside the region" (non-zero exit if violated)
-# and writes the summary, the number macros and the classification table; the figure is
-# drawn from the summary alone, so restyling it never retrains.
+# and writes the summary, the number macros and the classification table (one row per
+# threshold p_max of config["sweep"]["sensitivity_p_max"], replayed on the logged norms, so
+# changing those thresholds never retrains); the figure is drawn from the summary alone, so
+# restyling it never retrains. The harness writes the macros naming its networks.
 
 import json
 
