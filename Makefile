@@ -66,6 +66,6 @@ timing: $(STAMP)
 
 # Everything the workflow made (a clean data/ for timing `make reproduce` from scratch).
 clean-outputs:
-	rm -rf $(filter-out data/README.md,$(wildcard data/*)) figures/*.pdf figures/*.png \
+	rm -rf $(filter-out data/README.md data/device,$(wildcard data/*)) figures/*.pdf figures/*.png \
 	  paper/generated/* paper/main.pdf paper/main.log paper/*.aux paper/*.out paper/*.bbl \
 	  paper/*.blg paper/*.fls paper/*.fdb_latexmk logs benchmarks report.html
