@@ -18,7 +18,7 @@ rule bench_optimizer:
         "benchmarks/bench_optimizer/bench_optimizer.tsv"
     # The timing itself uses one thread; reserving every core keeps other jobs off the
     # machine while it measures.
-    threads: workflow.cores
+    threads: ALL_CORES
     resources:
         mem_mb=4000,
     shell:

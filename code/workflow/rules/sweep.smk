@@ -111,7 +111,7 @@ rule sweep_harness:
     benchmark:
         "benchmarks/sweep_harness/harness.tsv"
     # All cores, so that no other job of the workflow runs beside this timing; torch uses one.
-    threads: workflow.cores
+    threads: ALL_CORES
     resources:
         mem_mb=600,
     shell:
