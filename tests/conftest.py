@@ -20,13 +20,21 @@ def rng_seed() -> int:
     return 0
 
 
+def write_fake_mnist1d(path, n_train: int, n_test: int, seed: int = 0,
+                       x_dtype=np.float64):
+    """Write random arrays in the MNIST-1D cache format (40 features, 10 classes, hash).
+
+    A stand-in for tests of code that reads the cache; never presented as a result.
+    """
+    rng = np.random.default_rng(seed)
+    arrays = {"x_train": rng.normal(size=(n_train, 40)).astype(x_dtype),
+              "y_train": rng.integers(0, 10, n_train), "x_test": rng.normal(size=(n_test, 40)),
+              "y_test": rng.integers(0, 10, n_test)}
+    np.savez(path, sha256=np.array(arrays_sha256(arrays)), **arrays)
+    return path
+
+
 @pytest.fixture
 def tiny_mnist(tmp_path):
     """A random stand-in for the MNIST-1D cache (same keys, hash and shapes per sample)."""
-    rng = np.random.default_rng(0)
-    arrays = {"x_train": rng.normal(size=(120, 40)).astype(np.float32),
-              "y_train": rng.integers(0, 10, 120), "x_test": rng.normal(size=(50, 40)),
-              "y_test": rng.integers(0, 10, 50)}
-    path = tmp_path / "mnist1d.npz"
-    np.savez(path, sha256=np.array(arrays_sha256(arrays)), **arrays)
-    return path
+    return write_fake_mnist1d(tmp_path / "mnist1d.npz", 120, 50, seed=0, x_dtype=np.float32)

@@ -1,22 +1,16 @@
 """Tests of the engine-overhead benchmark ctadam.bench.harness."""
 
-import numpy as np
 import pytest
+from conftest import write_fake_mnist1d
 
 from ctadam import io
 from ctadam.bench import harness
-from ctadam.data import arrays_sha256
 
 
 @pytest.fixture
 def data(tmp_path) -> str:
     """MNIST-1D-shaped random data with as many samples as the harness's larger case."""
-    rng = np.random.default_rng(2)
-    arrays = {"x_train": rng.normal(size=(1000, 40)), "y_train": rng.integers(0, 10, 1000),
-              "x_test": rng.normal(size=(100, 40)), "y_test": rng.integers(0, 10, 100)}
-    path = tmp_path / "data.npz"
-    np.savez(path, sha256=np.array(arrays_sha256(arrays)), **arrays)
-    return str(path)
+    return str(write_fake_mnist1d(tmp_path / "data.npz", 1000, 100, seed=2))
 
 
 def test_measure_alternates_and_reports(data):

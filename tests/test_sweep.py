@@ -5,9 +5,9 @@ import math
 
 import numpy as np
 import pytest
+from conftest import write_fake_mnist1d
 
 from ctadam import io
-from ctadam.data import arrays_sha256
 from ctadam.experiments import sweep
 from ctadam.plots import stability_sweep
 from ctadam.theory.stability import bound_n
@@ -176,12 +176,7 @@ def test_cli_writes_summary_macros_table_and_figure(tmp_path):
 
 @pytest.fixture
 def tiny_data(tmp_path) -> str:
-    rng = np.random.default_rng(1)
-    arrays = {"x_train": rng.normal(size=(64, 40)), "y_train": rng.integers(0, 10, 64),
-              "x_test": rng.normal(size=(16, 40)), "y_test": rng.integers(0, 10, 16)}
-    path = tmp_path / "tiny.npz"
-    np.savez(path, sha256=np.array(arrays_sha256(arrays)), **arrays)
-    return str(path)
+    return str(write_fake_mnist1d(tmp_path / "tiny.npz", 64, 16, seed=1))
 
 
 @pytest.mark.parametrize("beta, gamma", [(0.9, 0.99), (0.5, 0.3), (0.99, 0.999)])

@@ -11,21 +11,16 @@ import time
 import numpy as np
 import pytest
 import torch
+from conftest import write_fake_mnist1d
 
 from ctadam import io
-from ctadam.data import arrays_sha256
 from ctadam.train import main, run, validate_config
 
 
 @pytest.fixture
 def tiny_data(tmp_path) -> str:
     """A small MNIST-1D-shaped dataset (40 features, 10 classes) in the cache format."""
-    rng = np.random.default_rng(0)
-    arrays = {"x_train": rng.normal(size=(64, 40)), "y_train": rng.integers(0, 10, 64),
-              "x_test": rng.normal(size=(32, 40)), "y_test": rng.integers(0, 10, 32)}
-    path = tmp_path / "tiny.npz"
-    np.savez(path, sha256=np.array(arrays_sha256(arrays)), **arrays)
-    return str(path)
+    return str(write_fake_mnist1d(tmp_path / "tiny.npz", 64, 32, seed=0))
 
 
 def config(data: str, **over) -> dict:
