@@ -85,3 +85,19 @@ def write_macros(path: str | os.PathLike, macros: dict[str, str], comment: str =
     for name in sorted(macros):
         lines.append(f"\\newcommand{{\\{macro_name(name)}}}{{{macros[name]}}}")
     return write_text_atomic(path, "\n".join(lines) + "\n")
+
+
+def latex_sci(x: float, digits: int = 1) -> str:
+    r"""``x`` in LaTeX scientific notation with ``digits`` significant digits.
+
+    ``3.46e17`` becomes ``\ensuremath{3.5\times 10^{17}}`` (``digits=2``) and ``1e-16`` becomes
+    ``\ensuremath{10^{-16}}``; ``\ensuremath`` makes the macro read the same in text and in math.
+    """
+    if x == 0:
+        return "0"
+    if not math.isfinite(x):
+        return r"\ensuremath{\infty}" if x > 0 else (r"\ensuremath{-\infty}" if x < 0 else "nan")
+    mant, exp = f"{x:.{digits - 1}e}".split("e")
+    power = f"10^{{{int(exp)}}}"
+    body = power if mant == "1" else (f"-{power}" if mant == "-1" else f"{mant}\\times {power}")
+    return f"\\ensuremath{{{body}}}"

@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from ctadam.io import read_json, write_json_atomic, write_macros, write_text_atomic
+from ctadam.io import latex_sci, read_json, write_json_atomic, write_macros, write_text_atomic
 
 QUANTITIES = ("norm", "angle", "cos")
 # Measured norm / naive-prediction ratios quoted in the reproduction notes (paper-notes.md,
@@ -110,14 +110,6 @@ def macros(table: list[dict]) -> dict[str, str]:
     return out
 
 
-def _sci(x: float) -> str:
-    """``x`` as LaTeX scientific notation (``\\ensuremath``) with one significant digit."""
-    if x == 0:
-        return "0"
-    mant, exp = f"{x:.0e}".split("e")
-    return f"\\ensuremath{{{mant}\\times 10^{{{int(exp)}}}}}"
-
-
 def identity_rel_error(beta=0.8, eta=0.01, lam=0.5, steps=60) -> float:
     """Largest relative error of eq. \\label{eq:wu-correction} over steps 2..``steps``."""
     from ctadam.experiments.normdyn import tangential_noise_stream
@@ -156,7 +148,7 @@ def main(argv=None) -> None:
         raise ValueError("records must contain at least one run with a scale-invariant group")
     records = [read_json(p) for p in args.records]
     out = macros(table) | setting_macros(records, table)
-    out["NormIdentityRelErr"] = _sci(identity_rel_error())
+    out["NormIdentityRelErr"] = latex_sci(identity_rel_error())
     write_macros(args.macros, out, "Norm dynamics (rule normdyn_numbers).")
     write_text_atomic(args.table, latex_table(table))
     write_json_atomic(args.summary, {"rows": table, "median_errors": median_errors(table)})

@@ -263,10 +263,10 @@ def macros(summary: dict, sweep_cfg: dict) -> dict[str, str]:
         "SweepSteps": str(sweep_cfg["steps"]), "SweepLr": f"{sweep_cfg['lr']:g}",
         "SweepNTrain": str(sweep_cfg["n_train"]),
         "SweepHidden": "--".join(str(h) for h in sweep_cfg["hidden"]),
-        "SweepEps": _latex_sci(sweep_cfg["eps"]),
+        "SweepEps": io.latex_sci(sweep_cfg["eps"]),
         "SweepWindow": str(mon["window"] * sweep_cfg["log_every"]),
         "SweepMaxLoglogSlope": f"{mon['max_loglog_slope']:g}",
-        "SweepDivergeNorm": _latex_sci(sweep_cfg["diverge_norm"]),
+        "SweepDivergeNorm": io.latex_sci(sweep_cfg["diverge_norm"]),
         "SweepDiverged": str(sum(1 for r in summary["runs"] if r["eps"] == summary["grid_eps"]
                                  and r["status"] != "ok")),
         **eps_panel_macros(summary, sweep_cfg),
@@ -300,7 +300,7 @@ def eps_panel_macros(summary: dict, sweep_cfg: dict) -> dict[str, str]:
     gamma = max(panel["gammas"], key=lambda g: by[(g, eps_sorted[0])])
     out = {"SweepEpsPanelBeta": f"{panel['beta']:g}", "SweepEpsPanelGamma": f"{gamma:g}"}
     for letter, eps in zip("ABCDEFGH", eps_sorted, strict=False):
-        out[f"SweepEpsPanelEps{letter}"] = _latex_sci(eps)
+        out[f"SweepEpsPanelEps{letter}"] = io.latex_sci(eps)
         out[f"SweepEpsPanelRms{letter}"] = _latex_num(by[(gamma, eps)])
     return out
 
@@ -313,11 +313,6 @@ def _latex_num(x: float) -> str:
         return f"{x:.3g}"
     mant, exp = f"{x:.2e}".split("e")
     return f"{mant}\\times 10^{{{int(exp)}}}"
-
-
-def _latex_sci(x: float) -> str:
-    mant, exp = f"{x:.0e}".split("e")
-    return f"10^{{{int(exp)}}}" if mant == "1" else f"{mant}\\times 10^{{{int(exp)}}}"
 
 
 def table(summary: dict, rule_p_max: float) -> str:
@@ -348,7 +343,7 @@ def eps_table(summary: dict, sweep_cfg: dict) -> str:
     panel = sweep_cfg["eps_panel"]
     by = {(r["gamma"], r["eps"]): r for r in summary["runs"] if r["beta"] == panel["beta"]}
     eps_sorted = sorted(panel["eps"])
-    head = " & ".join(f"$\\epsilon={_latex_sci(e)}$" for e in eps_sorted)
+    head = " & ".join(f"$\\epsilon={io.latex_sci(e)}$" for e in eps_sorted)
     lines = ["\\begin{tabular}{l" + "r" * len(eps_sorted) + "}", "\\toprule",
              f"$\\gamma$ ($\\beta={panel['beta']:g}$) & {head} \\\\", "\\midrule"]
     for g in sorted(panel["gammas"]):

@@ -10,7 +10,7 @@ import argparse
 
 import numpy as np
 
-from ctadam.io import read_json, write_macros
+from ctadam.io import latex_sci, read_json, write_macros
 from ctadam.theory import continuous, problems
 from ctadam.theory import stability as st
 
@@ -60,7 +60,7 @@ def stability_macros() -> dict[str, str]:
     for (b, g), name in PRESET_NAMES.items():
         out[f"TheoryBinf{name}"] = f"{float(st.bound_inf(b, g)):.2f}"
     out["TheoryRhoUnstable"] = f"{float(st.growth_rate(0.99, 0.9)):.4f}"
-    out["TheoryBnUnstableThousand"] = f"{float(st.bound_n(0.99, 0.9, 1000)):.1e}"
+    out["TheoryBnUnstableThousand"] = latex_sci(float(st.bound_n(0.99, 0.9, 1000)), 2)
     out["TheoryBcontDefault"] = f"{float(st.bound_continuous(-np.log(0.9), -np.log(0.999))):.2f}"
     return out
 
@@ -83,12 +83,12 @@ def record_macros(records: list[dict]) -> dict[str, str]:
             out[f"TheoryOrderQuarter{word}{kind.capitalize()}"] = (
                 f"{rec['order_quarter'][kind]:.2f}")
             errs = [r[kind]["error"] for r in rec["runs"]]
-            out[f"TheoryErrMin{word}{kind.capitalize()}"] = f"{min(errs):.1e}"
-            out[f"TheoryErrMax{word}{kind.capitalize()}"] = f"{max(errs):.1e}"
-        out[f"TheoryEtaMin{word}"] = f"{min(etas):.1e}"
-        out[f"TheorySolverDelta{word}"] = f"{max(rec['solver_delta'].values()):.0e}"
-        out[f"TheoryRtol{word}"] = f"{rec['rtol']:.0e}"
-        out[f"TheoryEtaMax{word}"] = f"{max(etas):.1e}"
+            out[f"TheoryErrMin{word}{kind.capitalize()}"] = latex_sci(min(errs), 2)
+            out[f"TheoryErrMax{word}{kind.capitalize()}"] = latex_sci(max(errs), 2)
+        out[f"TheoryEtaMin{word}"] = latex_sci(min(etas), 2)
+        out[f"TheorySolverDelta{word}"] = latex_sci(max(rec['solver_delta'].values()))
+        out[f"TheoryRtol{word}"] = latex_sci(rec['rtol'])
+        out[f"TheoryEtaMax{word}"] = latex_sci(max(etas), 2)
         out[f"TheoryEtaDecades{word}"] = f"{decades:.1f}"
         out[f"TheoryNEtas{word}"] = str(len(etas))
         out[f"TheorySignChanges{word}"] = str(sum(r["sign_changes"] for r in rec["runs"]))
