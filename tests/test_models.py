@@ -77,14 +77,19 @@ def test_groups_are_scale_invariant(arch):
         assert abs(inner.item()) <= 1e-10 * gnorm.item() * wnorm.item()
 
 
+def _model_and_groups(arch: str, norm: str, seed: int):
+    """A model (exactly scale-invariant groups: norm_eps = 0), a batch, its loss, grouped names."""
+    gen = torch.Generator().manual_seed(seed)
+    model = _generic_model(arch, norm, norm_eps=0.0)
+    x, y = _batch(arch, gen)
+    grouped = {n for names in scale_invariant_groups(model).values() for n in names}
+    return model, x, y, _loss(model, x, y).item(), grouped
+
+
 @pytest.mark.parametrize("norm", ["none", "layer"])
 @pytest.mark.parametrize("arch", list(ARCHS))
 def test_other_parameters_are_not_scale_invariant(arch, norm):
-    gen = torch.Generator().manual_seed(2)
-    model = _generic_model(arch, norm, norm_eps=0.0)
-    x, y = _batch(arch, gen)
-    base = _loss(model, x, y).item()
-    grouped = {n for names in scale_invariant_groups(model).values() for n in names}
+    model, x, y, base, grouped = _model_and_groups(arch, norm, seed=2)
     others = [n for n, _ in model.named_parameters() if n not in grouped]
     assert others
     for n in others:
@@ -95,11 +100,7 @@ def test_other_parameters_are_not_scale_invariant(arch, norm):
 @pytest.mark.parametrize("arch", list(ARCHS))
 def test_no_group_is_missing(arch, norm):
     """Every (weight, bias) pair of a layer outside the listed groups is not scale-invariant."""
-    gen = torch.Generator().manual_seed(6)
-    model = _generic_model(arch, norm, norm_eps=0.0)
-    x, y = _batch(arch, gen)
-    base = _loss(model, x, y).item()
-    grouped = {n for names in scale_invariant_groups(model).values() for n in names}
+    model, x, y, base, grouped = _model_and_groups(arch, norm, seed=6)
     pairs = [[f"{m}.weight", f"{m}.bias"] for m, mod in model.named_modules()
              if getattr(mod, "bias", None) is not None and f"{m}.weight" not in grouped]
     assert pairs

@@ -7,11 +7,9 @@ the horizon against eta on log-log axes, for the three rate choices, with the fi
     python -m ctadam.plots.continuous_time --records a.json b.json --out figures/continuous_time.pdf
 """
 
-import argparse
 
 import numpy as np
 
-from ctadam.io import read_json
 from ctadam.plots import style
 
 TITLES = {"quadratic_smooth": "quadratic, no sign change",
@@ -67,11 +65,8 @@ def draw(records: list[dict]):
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", nargs="+", required=True)
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    style.save(draw([read_json(p) for p in args.records]), args.out)
+    style.records_main(__doc__, lambda records, out: style.save(draw(records), out), "records",
+                       argv)
 
 
 if __name__ == "__main__":
