@@ -38,3 +38,17 @@ def write_fake_mnist1d(path, n_train: int, n_test: int, seed: int = 0,
 def tiny_mnist(tmp_path):
     """A random stand-in for the MNIST-1D cache (same keys, hash and shapes per sample)."""
     return write_fake_mnist1d(tmp_path / "mnist1d.npz", 120, 50, seed=0, x_dtype=np.float32)
+
+
+def write_fake_shakespeare(path, n_train: int = 4000, n_val: int = 1000, vocab: int = 12,
+                           seed: int = 0):
+    """Write a random character corpus in the Shakespeare cache format (ids, vocabulary, hash).
+
+    A stand-in for tests of code that reads the cache; never presented as a result.
+    """
+    rng = np.random.default_rng(seed)
+    arrays = {"train": rng.integers(0, vocab, n_train).astype(np.uint16),
+              "val": rng.integers(0, vocab, n_val).astype(np.uint16),
+              "vocab": np.arange(97, 97 + vocab)}
+    np.savez(path, sha256=np.array(arrays_sha256(arrays)), **arrays)
+    return path

@@ -14,7 +14,8 @@ import torch
 from conftest import write_fake_mnist1d
 
 from ctadam import io
-from ctadam.train import main, run, validate_config
+from ctadam.config import validate_config
+from ctadam.train import main, run
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def without_timing(record: dict) -> str:
     ({"dtype": "float16"}, "dtype must be one of"),
     ({"lr_schedule": 1}, "unknown keys ['lr_schedule']"),
     ({"optimizer": {"name": "adam", "lr": -1.0, "betas": [0.9, 0.999]}}, "optimizer.lr must be"),
-    ({"optimizer": {"name": "adam", "lr": 1e-3, "betas": [0.9, 1.0]}}, "(gamma) must be in [0, 1)"),
+    ({"optimizer": {"name": "adam", "lr": 1e-3, "betas": [0.9, 1.0]}}, "(beta2) must be in [0, 1)"),
     ({"optimizer": {"name": "adam", "lr": 1e-3, "betas": [0.9]}}, "optimizer.betas must be a pair"),
     ({"optimizer": {"name": "adam", "lr": 1e-3, "betas": [0.9, 0.99], "k": 2}},
      "optimizer.k must be 1 for adam"),
@@ -98,7 +99,7 @@ def test_defaults_and_kadam_pairs():
 
 def test_record_contents(tiny_data, tmp_path):
     out = tmp_path / "rec.json"
-    record = run(config(tiny_data), out)
+    record = run(config(tiny_data), out=out)
     assert io.read_json(out) == json.loads(json.dumps(record))
     assert record["status"] == "ok" and record["steps_done"] == 30
     assert len(record["per_step"]["update_max_abs"]) == 30

@@ -22,7 +22,8 @@ import torch
 
 from ctadam import io
 from ctadam.checks import check_int
-from ctadam.train import build, evaluate, load_task, loss_fn, resolve_device, run, validate_config
+from ctadam.config import build_model, make_optimizer, resolve_device, validate_config
+from ctadam.train import evaluate, load_task, loss_fn, run
 
 CASES = {
     # The quick sweep's setting and the paper-notes setting of Claim 1.
@@ -42,7 +43,8 @@ def bare_loop(cfg: dict, device: str = "cpu") -> float:
     """Seconds of a minimal loop with the same model, data, optimizer and final evaluation."""
     dev = resolve_device(device)
     _, (x_tr, y_tr, x_te, y_te) = load_task(cfg, dev)
-    model, opt = build(cfg, x_tr, y_tr, dev)
+    model = build_model(cfg, x_tr, y_tr, dev)
+    opt = make_optimizer(model.parameters(), cfg["optimizer"])
     t0 = time.perf_counter()
     for _ in range(cfg["steps"]):
         opt.zero_grad(set_to_none=True)
@@ -57,7 +59,7 @@ def layer_widths(cfg: dict, device: str = "cpu") -> list[int]:
     """Widths of the case's network, input to output (e.g. ``[40, 64, 64, 10]``)."""
     dev = resolve_device(device)
     _, (x_tr, y_tr, _, _) = load_task(cfg, dev)
-    model, _ = build(cfg, x_tr, y_tr, dev)
+    model = build_model(cfg, x_tr, y_tr, dev)
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
     return [linears[0].in_features] + [m.out_features for m in linears]
 

@@ -118,9 +118,9 @@ def run_char(cfg: dict, device: str = "cpu") -> dict:
     import torch
     from torch.nn import functional as F
 
+    from ctadam.config import make_optimizer, resolve_device, validate_optimizer
     from ctadam.data import CharCorpus, load_shakespeare
     from ctadam.models import build_model
-    from ctadam.train import make_optimizer, resolve_device
 
     dev = resolve_device(device)
     corpus = load_shakespeare(cfg["data"])
@@ -131,7 +131,7 @@ def run_char(cfg: dict, device: str = "cpu") -> dict:
     torch.manual_seed(cfg["seed"])
     model = build_model("char_transformer", cfg["norm"], vocab_size=corpus.vocab_size,
                         **kwargs).to(dev)
-    opt = make_optimizer(model.parameters(), cfg["optimizer"])
+    opt = make_optimizer(model.parameters(), validate_optimizer(cfg["optimizer"]))
     gen = torch.Generator().manual_seed(cfg["seed"])
     steps, log_every = cfg["steps"], cfg["log_every"]
     eval_every = cfg["eval_every"] or steps
@@ -171,7 +171,7 @@ def run_cell(cfg: dict, device: str = "cpu") -> dict:
         return run_char(cfg, device)
     from ctadam.train import run
 
-    return run(cfg, None, device=device)
+    return run(cfg, device=device)
 
 
 def final_metric(record: dict, metric: str) -> float:

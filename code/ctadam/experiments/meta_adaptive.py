@@ -207,7 +207,7 @@ def main(argv=None) -> None:
     if args.cmd == "train":
         from ctadam.train import run
 
-        run(train_config(args.variant, args.data, json.loads(args.params)), args.out)
+        run(train_config(args.variant, args.data, json.loads(args.params)), out=args.out)
         return
     eta = check_real("eta", args.eta, 0.0, 1.0, low_open=True)
     lams = [check_real("lambda", lam, 0.0, 1.0 / eta, high_open=True) for lam in args.lams]

@@ -1,0 +1,239 @@
+r"""The run config of :func:`ctadam.train.run`: validation with defaults, and what it builds.
+
+A config is a plain dict (a JSON object). :func:`validate_config` returns a copy with every
+default filled in, or raises ``ValueError`` naming the key and its allowed range;
+:func:`build` makes the seeded model and optimizer it describes.
+
+=======================  ====================================================================
+``task``                 ``"mnist1d"`` | ``"shakespeare"`` | ``"cifar10"`` (required)
+``data``                 path of the dataset file ``ctadam.data.load_<task>`` reads (required)
+``arch``                 a key of ``ctadam.models.ARCHS`` (default ``"mlp"``)
+``norm``                 ``"none"`` | ``"layer"`` (default ``"none"``)
+``model``                keyword arguments of the arch's class except ``norm``
+                         (:func:`model_keys`); sizes default from the data (default ``{}``).
+                         For ``char_transformer``, ``block_size`` (default 64) is also the
+                         length of the training and evaluation windows.
+``optimizer``            ``{name, lr, betas, eps, weight_decay, k, pooled}``, see
+                         :func:`validate_optimizer`
+``steps``                optimizer steps, >= 1 (required)
+``batch_size``           minibatch size, or ``null`` for full batch (default ``null``)
+``dtype``                ``"float32"`` | ``"float64"`` (default ``"float32"``)
+``seed``                 >= 0, seeds the initialisation and the minibatch order (default 0)
+``n_train``              keep ``n_train`` training samples (Shakespeare: fixed windows), or
+                         ``null`` for all
+``eval_samples``         evaluate on ``eval_samples`` evenly spaced samples of each split, or
+                         ``null`` for all (default ``null``)
+``log_every``            record norms and loss every ``log_every`` steps (default 10)
+``eval_every``           train/test loss and accuracy every ``eval_every`` steps; ``null``: at
+                         the end only
+``diverge_norm``         a parameter norm above this ends the run as diverged (default 1e8)
+``diverge_loss_factor``  a finite loss above this multiple of its running minimum ends the
+                         run as diverged (a loss spike); ``null``: off (default ``null``)
+``monitor``              ``{window >= 3 (20), max_loglog_slope > 0 (2)}``, see
+                         :mod:`ctadam.monitor`
+=======================  ====================================================================
+
+Optimizer names follow PyTorch: ``betas = (beta1, beta2)`` are the decays of the first and
+second moment (the paper's gamma and beta).
+"""
+
+import copy
+import inspect
+
+import torch
+
+from ctadam.checks import check_int, check_real, check_unit_interval
+
+TASKS = ("mnist1d", "shakespeare", "cifar10")
+OPTIMIZERS = ("adam", "adamw", "kadam")
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+DEFAULTS = {"arch": "mlp", "norm": "none", "model": {}, "batch_size": None, "dtype": "float32",
+            "seed": 0, "n_train": None, "eval_samples": None, "log_every": 10,
+            "eval_every": None, "diverge_norm": 1e8, "diverge_loss_factor": None,
+            "monitor": {}}
+REQUIRED = ("task", "data", "optimizer", "steps")
+OPT_DEFAULTS = {"eps": 1e-8, "weight_decay": 0.0, "pooled": False}
+MONITOR_DEFAULTS = {"window": 20, "max_loglog_slope": 2.0}
+
+
+def check_keys(where: str, given: dict, allowed) -> None:
+    """Raise ``ValueError`` naming every key of ``given`` that is not in ``allowed``."""
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise ValueError(f"{where} has unknown keys {unknown}; allowed keys: {sorted(allowed)}")
+
+
+def check_choice(name: str, value, choices) -> None:
+    """``value`` must be one of the string ``choices`` (a non-string is never one)."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+
+
+def model_keys(arch: str) -> tuple[str, ...]:
+    """The keyword arguments of ``ctadam.models.ARCHS[arch]`` that ``model`` may set.
+
+    ``norm`` is excluded: it is the config's own ``norm`` key.
+    """
+    from ctadam.models import ARCHS
+
+    params = inspect.signature(ARCHS[arch]).parameters
+    return tuple(k for k, p in params.items() if k != "norm" and p.kind in (
+        p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+
+
+def _optional_int(name: str, value, low: int = 1):
+    return None if value is None else check_int(name, value, low)
+
+
+def _betas(given) -> list[list[float]]:
+    """``[beta1, beta2]`` or a list of such pairs, as a list of checked pairs."""
+    betas = given
+    if isinstance(betas, (list, tuple)) and len(betas) == 2 and all(
+            not isinstance(b, (list, tuple)) for b in betas):
+        betas = [betas]
+    if not isinstance(betas, (list, tuple)) or not betas or any(
+            not isinstance(p, (list, tuple)) or len(p) != 2 for p in betas):
+        raise ValueError(f"optimizer.betas must be a pair [beta1, beta2] or a list of such "
+                         f"pairs, got {given!r}")
+    return [[check_unit_interval(f"optimizer.betas[{i}][0] (beta1)", b1),
+             check_unit_interval(f"optimizer.betas[{i}][1] (beta2)", b2)]
+            for i, (b1, b2) in enumerate(betas)]
+
+
+def validate_optimizer(opt: dict) -> dict:
+    r"""Check the ``optimizer`` block; returns it with defaults and ``betas`` as a list of pairs.
+
+    Keys: ``name`` (``adam`` | ``adamw`` | ``kadam``), ``lr`` > 0, ``betas`` (one
+    ``[beta1, beta2]`` pair, or k pairs for k-Adam), ``eps`` >= 0 (1e-8), ``weight_decay``
+    >= 0 (0; coupled L2 for ``adam``, decoupled :math:`\theta \leftarrow (1-\eta\lambda)\theta`
+    for ``adamw`` and ``kadam``, which need ``lr * weight_decay < 1``), ``k`` >= 1 (the number
+    of pairs), ``pooled`` (k-Adam only: ``false``, ``true`` or k booleans, see
+    :class:`ctadam.optim.KAdam`).
+    """
+    if not isinstance(opt, dict):
+        raise ValueError(f"optimizer must be a mapping, got {opt!r}")
+    check_keys("optimizer", opt, ("name", "lr", "betas", *OPT_DEFAULTS, "k"))
+    for key in ("name", "lr", "betas"):
+        if key not in opt:
+            raise ValueError(f"optimizer.{key} is required")
+    out = {**OPT_DEFAULTS, **opt}
+    check_choice("optimizer.name", out["name"], OPTIMIZERS)
+    out["lr"] = check_real("optimizer.lr", out["lr"], 0.0, low_open=True)
+    out["eps"] = check_real("optimizer.eps", out["eps"], 0.0)
+    out["weight_decay"] = check_real("optimizer.weight_decay", out["weight_decay"], 0.0)
+    out["betas"] = _betas(out["betas"])
+    k = check_int("optimizer.k", out.get("k", len(out["betas"])), 1)
+    if out["name"] != "kadam" and k != 1:
+        raise ValueError(f"optimizer.k must be 1 for {out['name']}, got {k} (use kadam)")
+    if len(out["betas"]) not in (1, k):
+        raise ValueError(f"optimizer.betas must hold 1 or k={k} pairs, got {len(out['betas'])}")
+    out["k"] = k
+    pooled = out["pooled"]
+    if not (isinstance(pooled, bool) or (isinstance(pooled, list) and len(pooled) == k
+                                         and all(isinstance(p, bool) for p in pooled))):
+        raise ValueError(f"optimizer.pooled must be true, false or a list of k={k} booleans, "
+                         f"got {pooled!r}")
+    if out["name"] != "kadam" and pooled is not False:
+        raise ValueError(f"optimizer.pooled must be false for {out['name']} (use kadam)")
+    if out["name"] in ("adamw", "kadam") and not out["lr"] * out["weight_decay"] < 1:
+        raise ValueError(f"optimizer.lr * optimizer.weight_decay must be in [0, 1) for "
+                         f"{out['name']} (decoupled decay theta <- (1 - lr * weight_decay) "
+                         f"theta), got optimizer.lr={out['lr']!r} * "
+                         f"optimizer.weight_decay={out['weight_decay']!r} = "
+                         f"{out['lr'] * out['weight_decay']!r}")
+    return out
+
+
+def validate_config(config: dict) -> dict:
+    """Return a deep copy of ``config`` with defaults filled in, or raise ``ValueError``."""
+    if not isinstance(config, dict):
+        raise ValueError(f"config must be a mapping, got {type(config).__name__}")
+    check_keys("config", config, (*REQUIRED, *DEFAULTS))
+    for key in REQUIRED:
+        if key not in config:
+            raise ValueError(f"config.{key} is required")
+    cfg = {**copy.deepcopy(DEFAULTS), **copy.deepcopy(config)}
+    check_choice("task", cfg["task"], TASKS)
+    if not isinstance(cfg["data"], str) or not cfg["data"]:
+        raise ValueError(f"data must be a non-empty path string, got {cfg['data']!r}")
+    from ctadam.models import ARCHS, NORMS
+
+    check_choice("arch", cfg["arch"], ARCHS)
+    check_choice("norm", cfg["norm"], NORMS)
+    if not isinstance(cfg["model"], dict):
+        raise ValueError(f"model must be a mapping of model kwargs, got {cfg['model']!r}")
+    check_keys(f"model (arch {cfg['arch']!r})", cfg["model"], model_keys(cfg["arch"]))
+    if (cfg["task"] == "shakespeare") != (cfg["arch"] == "char_transformer"):
+        raise ValueError(f"arch 'char_transformer' goes with task 'shakespeare' and only with "
+                         f"it, got task {cfg['task']!r} with arch {cfg['arch']!r}")
+    cfg["optimizer"] = validate_optimizer(cfg["optimizer"])
+    cfg["steps"] = check_int("steps", cfg["steps"], 1)
+    cfg["batch_size"] = _optional_int("batch_size", cfg["batch_size"])
+    check_choice("dtype", cfg["dtype"], DTYPES)
+    cfg["seed"] = check_int("seed", cfg["seed"], 0)
+    cfg["n_train"] = _optional_int("n_train", cfg["n_train"])
+    cfg["eval_samples"] = _optional_int("eval_samples", cfg["eval_samples"])
+    cfg["log_every"] = check_int("log_every", cfg["log_every"], 1)
+    cfg["eval_every"] = _optional_int("eval_every", cfg["eval_every"])
+    cfg["diverge_norm"] = check_real("diverge_norm", cfg["diverge_norm"], 0.0, low_open=True)
+    if cfg["diverge_loss_factor"] is not None:
+        cfg["diverge_loss_factor"] = check_real("diverge_loss_factor",
+                                                cfg["diverge_loss_factor"], 1.0, low_open=True)
+    if not isinstance(cfg["monitor"], dict):
+        raise ValueError(f"monitor must be a mapping, got {cfg['monitor']!r}")
+    check_keys("monitor", cfg["monitor"], MONITOR_DEFAULTS)
+    cfg["monitor"] = {**MONITOR_DEFAULTS, **cfg["monitor"]}
+    cfg["monitor"]["window"] = check_int("monitor.window", cfg["monitor"]["window"], 3)
+    cfg["monitor"]["max_loglog_slope"] = check_real(
+        "monitor.max_loglog_slope", cfg["monitor"]["max_loglog_slope"], 0.0, low_open=True)
+    return cfg
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` is CUDA when available, else CPU."""
+    check_choice("device", device, ("cpu", "cuda", "auto"))
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(device)
+
+
+def block_size(cfg: dict) -> int:
+    """Window length of a character-level run (the transformer's ``block_size``)."""
+    return cfg["model"].get("block_size", 64)
+
+
+def build_model(cfg: dict, x_train: torch.Tensor, y_train: torch.Tensor,
+                device: torch.device) -> torch.nn.Module:
+    """The seeded model of ``cfg`` (input and output sizes default from the data)."""
+    from ctadam.models import build_model as build_arch
+
+    kwargs = dict(cfg["model"])
+    if cfg["arch"] == "char_transformer":
+        kwargs.setdefault("vocab_size", int(max(x_train.max(), y_train.max())) + 1)
+        kwargs.setdefault("block_size", x_train.shape[1])
+    else:
+        if cfg["arch"] in ("mlp", "cnn1d"):
+            kwargs.setdefault("in_features", x_train.shape[1])
+        kwargs.setdefault("out_features", int(y_train.max()) + 1)
+    torch.manual_seed(cfg["seed"])
+    return build_arch(cfg["arch"], cfg["norm"], **kwargs).to(device, DTYPES[cfg["dtype"]])
+
+
+def make_optimizer(params, opt: dict) -> torch.optim.Optimizer:
+    """The optimizer of a validated ``optimizer`` block."""
+    common = {"lr": opt["lr"], "eps": opt["eps"], "weight_decay": opt["weight_decay"]}
+    if opt["name"] == "adam":
+        return torch.optim.Adam(params, betas=tuple(opt["betas"][0]), **common)
+    if opt["name"] == "adamw":
+        return torch.optim.AdamW(params, betas=tuple(opt["betas"][0]), **common)
+    from ctadam.optim import KAdam
+
+    betas = [tuple(p) for p in opt["betas"]]
+    if opt["pooled"] is not False:
+        common["pooled"] = opt["pooled"]
+    return KAdam(params, k=opt["k"], betas=betas if len(betas) > 1 else betas[0], **common)
+
+
+def decoupled_decay(opt: dict) -> float:
+    r""":math:`\lambda` of the decoupled weight decay (0 for Adam's coupled L2 term)."""
+    return 0.0 if opt["name"] == "adam" else opt["weight_decay"]
