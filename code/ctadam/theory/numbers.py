@@ -70,6 +70,8 @@ def region_macros() -> dict[str, str]:
     """The paper's region beside the exact one, and the special cases (RMSprop, equal decays,
     momentum at fixed beta2): every number the side-by-side subsection quotes."""
     out = {"TheoryCDefault": f"{float(rg.paper_c(0.9, 0.999)):.3f}",
+           # Kingma and Ba's step bound (1-beta1)/sqrt(1-beta2) at the defaults
+           "TheoryKingmaBaDefault": f"{(1 - 0.9) / np.sqrt(1 - 0.999):.2f}",
            "TheoryKernelBoundDefault": f"{float(rg.kernel_bound(0.9, 0.999)):.2f}",
            "TheoryKernelBoundEqual": f"{float(rg.kernel_bound(0.95, 0.95)):.2f}",
            "TheoryPaperGrowthUnstable": f"{float(rg.paper_growth_rate(0.99, 0.9)):.4f}"}
