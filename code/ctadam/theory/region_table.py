@@ -3,7 +3,7 @@ r"""The side-by-side table of the two stable regions (paper/generated/region_tab
 For each (beta1, beta2) of :data:`POINTS` (PyTorch order = (gamma, beta) in the paper's letters):
 the exact discrete verdict with B_inf inside or rho outside (:mod:`ctadam.theory.stability`),
 the paper's C with its kernel bound or |C|/2 (:mod:`ctadam.theory.region`), and whether the
-pair lies in the band. Rows only; the tabular environment is in paper/sections/theory.tex.
+pair lies in the band, as a complete tabular environment (\input by paper/sections/theory.tex).
 
     python -m ctadam.theory.region_table --out paper/generated/region_table.tex
 """
@@ -19,6 +19,14 @@ from ctadam.theory import stability as st
 # and equal decays (sign-like steps, B_inf = 1).
 POINTS = [(0.9, 0.999), (0.9, 0.99), (0.9, 0.815), (0.5, 0.3), (0.3, 0.15), (0.5, 0.2),
           (0.99, 0.9), (0.0, 0.999), (0.95, 0.95)]
+
+
+HEAD = "\n".join([
+    "% Generated: python -m ctadam.theory.region_table",
+    r"\begin{tabular}{llllllll}", r"\toprule",
+    r"$\gamma$ & $\beta$ & exact & $B_\infty$ or $\rho$ & $C$ & paper & bound or $|C|/2$ & band \\",
+    r"\midrule"])
+FOOT = "\\bottomrule\n\\end{tabular}"
 
 
 def _num(x: float) -> str:
@@ -47,8 +55,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    text = "\n".join(["% Generated: python -m ctadam.theory.region_table"]
-                     + [row(b1, b2) for b1, b2 in POINTS]) + "\n"
+    text = "\n".join([HEAD] + [row(b1, b2) for b1, b2 in POINTS] + [FOOT]) + "\n"
     write_text_atomic(args.out, text)
     print(text)
 
