@@ -233,7 +233,6 @@ def numbers(summary: dict) -> dict[str, str]:
         out[f"LrRegionStableBand{end}"] = _pct(main["stable_in_band"])
         out[f"LrRegionAgreeExact{end}"] = _pct(main["agree_exact"])
         out[f"LrRegionAgreePaper{end}"] = _pct(main["agree_paper"])
-        out[f"LrRegionStableFraction{end}"] = _pct(main["stable_fraction"])
         out[f"LrRegionGrowthStableOutside{end}"] = _pct(
             entry["growth_criterion"]["stable_outside_exact"])
         outside = [s["stable_outside_exact"] for s in entry["sensitivity"]]
