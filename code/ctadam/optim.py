@@ -413,16 +413,37 @@ class KAdam(torch.optim.Optimizer):
                        if pid in ids else s) for pid, s in state_dict["state"].items()}
         super().load_state_dict({**state_dict, "state": state, "param_groups": groups})
 
-    def _init_state(self, p: Tensor, levels: list, amsgrad: bool) -> dict:
-        """The fresh state of ``p``: step 0 and zero moments (0-d ``v_i`` at pooled levels)."""
-        state = self.state[p]
-        state["step"] = torch.tensor(0.0, dtype=_step_dtype())
-        for i, (_, _, pooled) in enumerate(levels, start=1):
-            state[f"exp_avg_{i}"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-            state[f"exp_avg_sq_{i}"] = _zeros_v(p, pooled)
-            if amsgrad:
-                state[f"max_exp_avg_sq_{i}"] = _zeros_v(p, pooled)
-        return state
+    def _init_group(self, group: dict, index: int) -> list[tuple[float, float, bool]]:
+        """Check a group, create the state of its parameters that have none, return its levels.
+
+        The name is torch's: dynamo runs an optimizer's ``_init_group`` eagerly while it traces
+        ``step`` and guards on the state it leaves, so that a compiled step does not recompile
+        once the lazily created state exists.
+        """
+        stepped = next((self.state[p] for p in group["params"] if self.state.get(p)), None)
+        if stepped is not None:  # a changed k or amsgrad, named before the betas' length
+            _check_counts(stepped, group["k"], group["amsgrad"], index)
+        levels = _levels(group)
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            if p.grad.is_sparse:
+                raise RuntimeError("KAdam does not support sparse gradients")
+            if not (p.is_floating_point() or p.is_complex()):
+                raise RuntimeError(
+                    f"KAdam needs floating-point or complex parameters, got dtype {p.dtype}")
+            state = self.state[p]
+            if not state:
+                state["step"] = torch.tensor(0.0, dtype=_step_dtype())
+                for i, (_, _, pooled) in enumerate(levels, start=1):
+                    state[f"exp_avg_{i}"] = torch.zeros_like(
+                        p, memory_format=torch.preserve_format)
+                    state[f"exp_avg_sq_{i}"] = _zeros_v(p, pooled)
+                    if group["amsgrad"]:
+                        state[f"max_exp_avg_sq_{i}"] = _zeros_v(p, pooled)
+            else:
+                _check_layout(state, p, levels, group["amsgrad"], index)
+        return levels
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None):
@@ -433,25 +454,13 @@ class KAdam(torch.optim.Optimizer):
                 loss = closure()
         compiling = torch.compiler.is_compiling()
         for index, group in enumerate(self.param_groups):
+            levels = self._init_group(group, index)
             params = [p for p in group["params"] if p.grad is not None]
             if not params:
                 continue
-            levels = _levels(group)
-            states = []
-            for p in params:
-                if p.grad.is_sparse:
-                    raise RuntimeError("KAdam does not support sparse gradients")
-                if not (p.is_floating_point() or p.is_complex()):
-                    raise RuntimeError(
-                        f"KAdam needs floating-point or complex parameters, got dtype {p.dtype}"
-                    )
-                state = self.state[p]
-                if not state:
-                    state = self._init_state(p, levels, group["amsgrad"])
-                elif not compiling:
-                    _check_layout(state, p, levels, group["amsgrad"], index)
+            states = [self.state[p] for p in params]
+            for state in states:
                 state["step"] += 1
-                states.append(state)
             if (group["compile"] or group["fused"]) and not compiling:
                 _step_compiled(params, states, group, levels)
             elif group["foreach"] is False or compiling:
@@ -480,14 +489,7 @@ def _zeros_v(p: Tensor, pooled: bool) -> Tensor:
 
 def _check_layout(state: dict, p: Tensor, levels: list, amsgrad: bool, index: int) -> None:
     """Fail clearly when a group's k, pooled or amsgrad no longer fits the state of ``p``."""
-    k = len(levels)
-    have = sum(key.startswith("exp_avg_sq_") for key in state)
-    has_max = any(key.startswith("max_exp_avg_sq_") for key in state)
-    if have != k or has_max != amsgrad:
-        raise RuntimeError(
-            f"KAdam param group {index} now has k={k}, amsgrad={amsgrad}, but the state of its "
-            f"parameters was created with k={have}, amsgrad={has_max}; these options cannot "
-            "change once a parameter has state (start a new optimizer, or clear opt.state)")
+    _check_counts(state, len(levels), amsgrad, index)
     if p.dim() == 0:
         return  # one coordinate: pooled and unpooled are the same
     for i, (_, _, pooled) in enumerate(levels, start=1):
@@ -496,6 +498,17 @@ def _check_layout(state: dict, p: Tensor, levels: list, amsgrad: bool, index: in
                 f"KAdam param group {index} now has pooled={pooled} at level {i}, but the state "
                 f"of its parameters was created with pooled={not pooled}; pooled cannot change "
                 "once a parameter has state (start a new optimizer, or clear opt.state)")
+
+
+def _check_counts(state: dict, k: int, amsgrad: bool, index: int) -> None:
+    """Fail clearly when a group's k or amsgrad no longer fits a parameter's state."""
+    have = sum(key.startswith("exp_avg_sq_") for key in state)
+    has_max = any(key.startswith("max_exp_avg_sq_") for key in state)
+    if have != k or has_max != amsgrad:
+        raise RuntimeError(
+            f"KAdam param group {index} now has k={k}, amsgrad={amsgrad}, but the state of its "
+            f"parameters was created with k={have}, amsgrad={has_max}; these options cannot "
+            "change once a parameter has state (start a new optimizer, or clear opt.state)")
 
 
 def _moments(state: dict, i: int, amsgrad: bool) -> tuple[Tensor, Tensor, Tensor | None]:
