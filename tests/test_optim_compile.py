@@ -39,7 +39,6 @@ def compiled_run(make_opt, steps: int, scheduler=None, compile_step: bool = True
 
 CONFIGS = {
     "k1": dict(),
-    "k2": dict(k=2, weight_decay=0.01),
     "k3-tensor-lr": dict(k=3, lr=torch.tensor(0.01)),
     "k2-pooled-study": dict(k=2, pooled=[False, True], betas=[(0.9, 0.999), (0.0, 0.99)]),
 }
