@@ -232,18 +232,20 @@ def _normalize_foreach(xs: list[Tensor], ms: list[Tensor], vs: list[Tensor],
 
 
 def _fused_update(param: Tensor, grad: Tensor, ms: list[Tensor], vs: list[Tensor],
-                  vmaxs: list[Tensor], coef: Tensor, pooled: tuple[bool, ...]) -> None:
+                  vmaxs: list[Tensor], coef: Tensor, pooled: tuple[bool, ...],
+                  coupled: bool) -> None:
     r"""All k levels and the parameter update of one tensor, written for ``torch.compile``.
 
     Eqs. \ref{eq:kadam-ema} and \ref{eq:kadam-u} for each level, then \ref{eq:kadam-step}.
     ``coef`` holds, per level, ``(1 - beta1, beta2, 1 - beta2, 1 - beta1^n, sqrt(1 - beta2^n))``,
-    then ``(eps, eta, 1 - eta lambda, sign, mu)`` (``mu``: the coupled L2 coefficient), as a
-    tensor so that a new step does not recompile; ``vmaxs`` is empty without AMSGrad.
+    then ``(eps, eta, 1 - eta lambda, sign, mu)`` (``mu``: the L2 coefficient, used only when
+    ``coupled``), as a tensor so that a new step does not recompile; ``vmaxs`` is empty
+    without AMSGrad.
     Compiled, the update of an unpooled k is one kernel that reads ``param, grad`` and each
     ``m_i, v_i`` once and writes ``param`` and each ``m_i, v_i`` once.
     """
     eps, lr, decay, sign, l2 = coef[-5], coef[-4], coef[-3], coef[-2], coef[-1]
-    x = grad * sign + l2 * param
+    x = grad * sign + l2 * param if coupled else grad * sign
     for i, (m, v) in enumerate(zip(ms, vs, strict=True)):
         one_minus_beta1, beta2, one_minus_beta2, bc1, bc2_sqrt = coef[5 * i:5 * i + 5]
         m.copy_(m + one_minus_beta1 * (x - m))
@@ -260,8 +262,8 @@ _COMPILED: dict[tuple, Callable] = {}
 
 
 def _compiled_update(key: tuple) -> Callable:
-    """``torch.compile`` of :func:`_fused_update` for one (k, pooled, amsgrad, dtype, device
-    type), built once.
+    """``torch.compile`` of :func:`_fused_update` for one (k, pooled, amsgrad, coupled, dtype,
+    device type), built once.
 
     Each key gets its own copy of the function's code object, so that dynamo's limit on
     recompilations (per code object) is not spent across keys; shapes are dynamic and
@@ -597,7 +599,8 @@ def _step_compiled(params: list[Tensor], states: list[dict], group: dict, levels
         if all(t.is_contiguous() for t in tensors):  # 1-D views: one kernel for every shape
             tensors = [t.view(-1) for t in tensors]
         width = 3 if amsgrad else 2
-        update = _compiled_update((k, pooled, amsgrad, real.dtype, p.device.type))
+        update = _compiled_update((k, pooled, amsgrad, not decoupled, real.dtype,
+                                   p.device.type))
         update(tensors[0], tensors[1], tensors[2::width], tensors[3::width],
-               tensors[4::width] if amsgrad else [], coef, pooled)
+               tensors[4::width] if amsgrad else [], coef, pooled, not decoupled)
 
