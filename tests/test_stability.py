@@ -10,10 +10,10 @@ from ctadam.theory import stability as st
 PAIRS = [(0.9, 0.999), (0.9, 0.95), (0.5, 0.999), (0.99, 0.9), (0.9, 0.81), (0.0, 0.5), (0.3, 0.2)]
 
 
-def adam_updates(grads: np.ndarray, beta: float, gamma: float) -> np.ndarray:
+def adam_updates(grads: np.ndarray, beta1: float, beta2: float) -> np.ndarray:
     """u_1..u_n of torch.optim.Adam (float64, eps = 0, lr = 1) on one scalar parameter."""
     p = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.Adam([p], lr=1.0, betas=(beta, gamma), eps=0.0)
+    opt = torch.optim.Adam([p], lr=1.0, betas=(beta1, beta2), eps=0.0)
     out = []
     for g in grads:
         before = p.detach().clone()
@@ -23,24 +23,24 @@ def adam_updates(grads: np.ndarray, beta: float, gamma: float) -> np.ndarray:
     return np.array(out)
 
 
-def adam_last_update(grads: np.ndarray, beta: float, gamma: float) -> float:
+def adam_last_update(grads: np.ndarray, beta1: float, beta2: float) -> float:
     """|u_n| of the plain Adam recursion (numpy), for the optimiser-based search."""
     n = len(grads)
-    w_m = (1 - beta) * beta ** np.arange(n)[::-1]
-    w_v = (1 - gamma) * gamma ** np.arange(n)[::-1]
-    mhat = w_m @ grads / (1 - beta**n)
-    vhat = w_v @ grads**2 / (1 - gamma**n)
+    w_m = (1 - beta1) * beta1 ** np.arange(n)[::-1]
+    w_v = (1 - beta2) * beta2 ** np.arange(n)[::-1]
+    mhat = w_m @ grads / (1 - beta1**n)
+    vhat = w_v @ grads**2 / (1 - beta2**n)
     return abs(mhat) / np.sqrt(vhat)
 
 
-# beta = 0 is left out here: its adversarial history has zero gradients before the last one,
+# beta1 = 0 is left out here: its adversarial history has zero gradients before the last one,
 # and torch's Adam with eps = 0 turns the first of them into 0/0.
-@pytest.mark.parametrize(("beta", "gamma"), [p for p in PAIRS if p[0] > 0] + [(0.05, 0.5)])
+@pytest.mark.parametrize(("beta1", "beta2"), [p for p in PAIRS if p[0] > 0] + [(0.05, 0.5)])
 @pytest.mark.parametrize("n", [1, 2, 7, 60])
-def test_adversarial_history_attains_bound_in_torch_adam(beta, gamma, n):
-    grads = st.adversarial_history(beta, gamma, n)
-    u = adam_updates(grads, beta, gamma)
-    assert u[-1] == pytest.approx(float(st.bound_n(beta, gamma, n)), rel=st.ADVERSARIAL_RTOL)
+def test_adversarial_history_attains_bound_in_torch_adam(beta1, beta2, n):
+    grads = st.adversarial_history(beta1, beta2, n)
+    u = adam_updates(grads, beta1, beta2)
+    assert u[-1] == pytest.approx(float(st.bound_n(beta1, beta2, n)), rel=st.ADVERSARIAL_RTOL)
     assert st.ADVERSARIAL_RTOL <= 1e-9  # the paper quotes this tolerance
 
 
@@ -49,26 +49,26 @@ def test_first_update_is_a_sign_step():
     np.testing.assert_allclose(st.bound_n(betas, gammas, 1), 1.0, rtol=1e-14)
 
 
-@pytest.mark.parametrize(("beta", "gamma"), PAIRS)
-def test_random_histories_never_exceed_bound(beta, gamma):
+@pytest.mark.parametrize(("beta1", "beta2"), PAIRS)
+def test_random_histories_never_exceed_bound(beta1, beta2):
     rng = np.random.default_rng(0)
     for n in (3, 20, 100):
-        bound = float(st.bound_n(beta, gamma, n))
+        bound = float(st.bound_n(beta1, beta2, n))
         for scale in (1e-3, 1.0, 10.0):
             for _ in range(50):
                 trend = scale * rng.standard_normal() * np.arange(n) / n
                 g = rng.standard_normal(n) * np.exp(trend)
-                assert adam_last_update(g, beta, gamma) <= bound * (1 + 1e-12)
+                assert adam_last_update(g, beta1, beta2) <= bound * (1 + 1e-12)
 
 
-@pytest.mark.parametrize(("beta", "gamma"), [(0.9, 0.95), (0.9, 0.7), (0.5, 0.9)])
-def test_optimised_histories_approach_but_never_exceed_bound(beta, gamma):
+@pytest.mark.parametrize(("beta1", "beta2"), [(0.9, 0.95), (0.9, 0.7), (0.5, 0.9)])
+def test_optimised_histories_approach_but_never_exceed_bound(beta1, beta2):
     n = 8
-    bound = float(st.bound_n(beta, gamma, n))
+    bound = float(st.bound_n(beta1, beta2, n))
     rng = np.random.default_rng(1)
     best = 0.0
     for _ in range(5):
-        res = minimize(lambda g: -adam_last_update(g, beta, gamma), rng.standard_normal(n),
+        res = minimize(lambda g: -adam_last_update(g, beta1, beta2), rng.standard_normal(n),
                        method="Nelder-Mead", options={"maxiter": 4000, "xatol": 1e-10,
                                                       "fatol": 1e-13})
         best = max(best, -res.fun)
@@ -77,21 +77,21 @@ def test_optimised_histories_approach_but_never_exceed_bound(beta, gamma):
 
 
 def test_boundary_grows_like_sqrt_n():
-    beta = 0.9
+    beta1 = 0.9
     n = np.array([1e2, 1e4, 1e6])
-    b = st.bound_n(beta, beta**2, n)
+    b = st.bound_n(beta1, beta1**2, n)
     slopes = np.diff(np.log(b)) / np.diff(np.log(n))
     np.testing.assert_allclose(slopes[-1], 0.5, atol=1e-3)
-    np.testing.assert_allclose(b[-1] / np.sqrt(n[-1]), (1 - beta) / np.sqrt(1 - beta**2),
+    np.testing.assert_allclose(b[-1] / np.sqrt(n[-1]), (1 - beta1) / np.sqrt(1 - beta1**2),
                                rtol=1e-6)
 
 
 def test_outside_grows_at_rate_rho():
-    beta, gamma = 0.99, 0.99**2 / 1.5
+    beta1, beta2 = 0.99, 0.99**2 / 1.5
     n = np.array([1e5, 1e6])
-    log_b = st.log_bound_n(beta, gamma, n)
+    log_b = st.log_bound_n(beta1, beta2, n)
     assert np.all(np.isfinite(log_b))
-    assert np.diff(log_b)[0] / np.diff(n)[0] == pytest.approx(float(st.growth_rate(beta, gamma)),
+    assert np.diff(log_b)[0] / np.diff(n)[0] == pytest.approx(float(st.growth_rate(beta1, beta2)),
                                                             rel=1e-9)
 
 
@@ -104,34 +104,34 @@ def test_limit_and_known_default():
 
 def test_grid_is_finite_and_nan_free_near_and_beyond_boundary():
     assert st.CHECKED_MAX_STEPS >= 10**6 and st.CHECKED_MAX_RATIO >= 1.5
-    beta = np.linspace(0.0, 0.999, 61)[:, None, None]
-    ratio = np.linspace(0.5, st.CHECKED_MAX_RATIO, 41)[None, :, None]  # beta^2 / gamma
-    gamma = np.clip(beta**2 / ratio, 1e-6, 0.999999)
+    beta1 = np.linspace(0.0, 0.999, 61)[:, None, None]
+    ratio = np.linspace(0.5, st.CHECKED_MAX_RATIO, 41)[None, :, None]  # beta1^2 / beta2
+    beta2 = np.clip(beta1**2 / ratio, 1e-6, 0.999999)
     n = np.array([1, 10, 1000, st.CHECKED_MAX_STEPS])[None, None, :]
-    log_b = st.log_bound_n(beta, gamma, n)
+    log_b = st.log_bound_n(beta1, beta2, n)
     assert not np.any(np.isnan(log_b))
     assert np.all(np.isfinite(log_b))
-    assert not np.any(np.isnan(st.bound_n(beta, gamma, n)))
-    assert not np.any(np.isnan(st.bound_inf(beta[..., 0], gamma[..., 0])))
+    assert not np.any(np.isnan(st.bound_n(beta1, beta2, n)))
+    assert not np.any(np.isnan(st.bound_inf(beta1[..., 0], beta2[..., 0])))
     # B_n is non-decreasing in n and tends to B_inf inside the region.
     assert np.all(np.diff(log_b, axis=-1) >= -1e-12)
-    inside = st.in_stable_region(beta[..., 0], gamma[..., 0])
-    np.testing.assert_array_equal(inside, np.broadcast_to(beta[..., 0] ** 2 < gamma[..., 0],
+    inside = st.in_stable_region(beta1[..., 0], beta2[..., 0])
+    np.testing.assert_array_equal(inside, np.broadcast_to(beta1[..., 0] ** 2 < beta2[..., 0],
                                                           inside.shape))
 
 
 def test_gamma_zero_cases():
-    # beta = gamma = 0 is the sign step: r = 0, B_n = 1 for every n, inside the region.
+    # beta1 = beta2 = 0 is the sign step: r = 0, B_n = 1 for every n, inside the region.
     assert bool(st.in_stable_region(0.0, 0.0))
     assert float(st.bound_inf(0.0, 0.0)) == 1.0
     np.testing.assert_array_equal(st.bound_n(0.0, 0.0, [1, 2, 10**6]), 1.0)
     np.testing.assert_allclose(adam_updates(np.array([3.0, -0.1, 2e-5]), 0.0, 0.0),
                                [1.0, -1.0, 1.0], rtol=1e-15)
-    # gamma = 0 < beta: r = inf, outside, unbounded from n = 2 on (and B_1 = 1).
+    # beta2 = 0 < beta1: r = inf, outside, unbounded from n = 2 on (and B_1 = 1).
     assert not bool(st.in_stable_region(0.9, 0.0))
     assert np.isinf(st.bound_inf(0.9, 0.0)) and np.isinf(st.growth_rate(0.9, 0.0))
     np.testing.assert_array_equal(st.bound_n(0.9, 0.0, [1, 2]), [1.0, np.inf])
-    # The boundary pair stays on the boundary (gamma == beta^2 in floating point).
+    # The boundary pair stays on the boundary (beta2 == beta1^2 in floating point).
     b0, g0 = st.BOUNDARY_EXAMPLE
     assert b0 * b0 == g0 and not bool(st.in_stable_region(b0, g0))
 
@@ -142,9 +142,9 @@ def test_region_predicate_agrees_with_growth_rate_sign():
 
 
 def test_continuous_kernel_matches_discrete_as_decays_approach_one():
-    for beta, gamma in [(0.999, 0.99999), (0.9999, 0.999999)]:
-        a, b = -np.log(beta), -np.log(gamma)
-        assert float(st.bound_continuous(a, b)) == pytest.approx(float(st.bound_inf(beta, gamma)),
+    for beta1, beta2 in [(0.999, 0.99999), (0.9999, 0.999999)]:
+        a, b = -np.log(beta1), -np.log(beta2)
+        assert float(st.bound_continuous(a, b)) == pytest.approx(float(st.bound_inf(beta1, beta2)),
                                                                  rel=2e-3)
     assert np.isinf(st.bound_continuous(1.0, 2.5))
     # Finite-horizon version: B(t) -> 1 as t -> 0 and -> the limit as t -> infinity.
@@ -173,19 +173,19 @@ def test_compose_levels_bounds_two_level_recursion():
 @pytest.mark.parametrize(
     ("call", "name"),
     [
-        (lambda: st.bound_n(1.0, 0.9, 3), "beta"),
-        (lambda: st.bound_n(-0.1, 0.9, 3), "beta"),
-        (lambda: st.bound_n(0.9, 1.0, 3), "gamma"),
-        (lambda: st.bound_inf(0.9, np.array([0.5, 1.2])), "gamma"),
+        (lambda: st.bound_n(1.0, 0.9, 3), "beta1"),
+        (lambda: st.bound_n(-0.1, 0.9, 3), "beta1"),
+        (lambda: st.bound_n(0.9, 1.0, 3), "beta2"),
+        (lambda: st.bound_inf(0.9, np.array([0.5, 1.2])), "beta2"),
         (lambda: st.bound_n(0.9, 0.99, 0), "n"),
         (lambda: st.bound_n(0.9, 0.99, 2.5), "n"),
         (lambda: st.adversarial_history(0.9, 0.99, 0), "n"),
-        (lambda: st.in_stable_region(np.nan, 0.9), "beta"),
-        (lambda: st.bound_inf("0.9", 0.99), "beta"),
-        (lambda: st.bound_n(0.9, [0.99, "x"], 3), "gamma"),
-        (lambda: st.in_stable_region(0.9, None), "gamma"),
-        (lambda: st.growth_rate(True, 0.9), "beta"),
-        (lambda: st.compose_levels([(0.9, 1.0)]), "gamma of level 1"),
+        (lambda: st.in_stable_region(np.nan, 0.9), "beta1"),
+        (lambda: st.bound_inf("0.9", 0.99), "beta1"),
+        (lambda: st.bound_n(0.9, [0.99, "x"], 3), "beta2"),
+        (lambda: st.in_stable_region(0.9, None), "beta2"),
+        (lambda: st.growth_rate(True, 0.9), "beta1"),
+        (lambda: st.compose_levels([(0.9, 1.0)]), "beta2 of level 1"),
         (lambda: st.bound_continuous(-1.0, 1.0), "a"),
     ],
 )

@@ -12,7 +12,7 @@ GRID = [(0.9, 0.999), (0.5, 0.9), (0.3, 0.2), (0.99, 0.9)]
 
 @pytest.fixture(scope="module")
 def bn():
-    return sp.lambdify((sy.beta, sy.gamma, sy.n), sy.bound_n().doit(), "numpy")
+    return sp.lambdify((sy.beta1, sy.beta2, sy.n), sy.bound_n().doit(), "numpy")
 
 
 @pytest.mark.parametrize(("b", "g"), GRID)
@@ -23,13 +23,13 @@ def test_symbolic_bound_n_matches_numeric(bn, b, g, n):
 
 @pytest.mark.parametrize(("b", "g"), GRID[:3])
 def test_symbolic_bound_inf_matches_numeric(b, g):
-    expr = sy.bound_inf().doit().subs({sy.beta: b, sy.gamma: g})
+    expr = sy.bound_inf().doit().subs({sy.beta1: b, sy.beta2: g})
     assert float(expr) == pytest.approx(float(st.bound_inf(b, g)), rel=1e-12)
 
 
 def test_boundary_and_growth_rate():
-    assert sp.simplify(sy.boundary() - sy.beta**2) == 0
-    rho = sp.lambdify((sy.beta, sy.gamma), sy.growth_rate())
+    assert sp.simplify(sy.boundary() - sy.beta1**2) == 0
+    rho = sp.lambdify((sy.beta1, sy.beta2), sy.growth_rate())
     assert rho(0.99, 0.9) == pytest.approx(float(st.growth_rate(0.99, 0.9)), rel=1e-12)
 
 
@@ -39,21 +39,21 @@ def test_ema_lags_match_weighted_mean_age():
         age = np.arange(n_terms)
         w = (1 - decay) * decay**age
         expected = (w @ age) / w.sum()
-        expr = sy.ema_lag(sy.beta, None if steps is None else sy.n)
-        value = float(expr.subs({sy.beta: decay, sy.n: steps or 0}))
+        expr = sy.ema_lag(sy.beta1, None if steps is None else sy.n)
+        value = float(expr.subs({sy.beta1: decay, sy.n: steps or 0}))
         assert value == pytest.approx(expected, rel=1e-9)
 
 
 def test_first_order_coefficient_is_lag_difference():
     coef = sy.update_first_order()
-    assert sp.simplify(coef - (sy.gamma / (1 - sy.gamma) - sy.beta / (1 - sy.beta))) == 0
+    assert sp.simplify(coef - (sy.beta2 / (1 - sy.beta2) - sy.beta1 / (1 - sy.beta1))) == 0
     # numerically: u = mhat/sqrt(vhat) for a linear-in-time gradient, small eta
     b, g, eta, g0, slope = 0.9, 0.99, 1e-6, 1.0, 0.5
     k = np.arange(200000)
     grads = g0 - slope * eta * k  # g at ages k (slope = dg/dt)
     wm, wv = (1 - b) * b**k, (1 - g) * g**k
     u = (wm @ grads) / np.sqrt(wv @ grads**2)
-    predicted = 1 + eta * float(coef.subs({sy.beta: b, sy.gamma: g})) * slope / g0
+    predicted = 1 + eta * float(coef.subs({sy.beta1: b, sy.beta2: g})) * slope / g0
     assert u - 1 == pytest.approx(predicted - 1, rel=1e-3)
 
 

@@ -1,29 +1,34 @@
-r"""Adam's stable (beta, gamma) region: the worst-case size of one update.
+r"""Adam's exact stable region: the worst-case size of one discrete update.
+
+Letters: in docstrings the paper's (gamma = first-moment decay, beta = second-moment decay);
+the arguments carry PyTorch's names, ``beta1`` (= gamma) and ``beta2`` (= beta). (The paper's
+letters are inferred from its public abstracts and reviews, not read in its body.)
 
 Per coordinate, with eps = 0 and zero initial moments, Adam's n-th update is
 ``u_n = mhat_n / sqrt(vhat_n)`` with
 
-    m_n = (1-beta)  sum_{k<n} beta^k  g_{n-k},    mhat_n = m_n / (1-beta^n),
-    v_n = (1-gamma) sum_{k<n} gamma^k g_{n-k}^2,  vhat_n = v_n / (1-gamma^n).
+    m_n = (1-gamma) sum_{k<n} gamma^k g_{n-k},     mhat_n = m_n / (1-gamma^n),
+    v_n = (1-beta)  sum_{k<n} beta^k  g_{n-k}^2,   vhat_n = v_n / (1-beta^n).
 
-Writing ``beta^k g = (beta^k gamma^{-k/2}) (gamma^{k/2} g)`` and applying Cauchy-Schwarz gives
+Writing ``gamma^k g = (gamma^k beta^{-k/2}) (beta^{k/2} g)`` and applying Cauchy-Schwarz gives
 the tight bound (paper/sections/theory.tex, eq:bound-n)
 
-    |u_n| <= B_n = (1-beta) sqrt(1-gamma^n) / ((1-beta^n) sqrt(1-gamma)) * sqrt(S_n),
-    S_n = sum_{k<n} r^k,   r = beta^2 / gamma,
+    |u_n| <= B_n = (1-gamma) sqrt(1-beta^n) / ((1-gamma^n) sqrt(1-beta)) * sqrt(S_n),
+    S_n = sum_{k<n} r^k,   r = gamma^2 / beta,
 
-attained by ``g_{n-k} proportional to (beta/gamma)^k`` (eq:adversarial). For r < 1 the limit is
-``B_inf = (1-beta) / sqrt((1-gamma)(1-r))`` (eq:bound-inf); on the boundary r = 1 (gamma = beta^2)
-B_n grows like sqrt(n), and beyond it like exp(rho n) with ``rho = ln(beta) - ln(gamma)/2``
-(eq:growth-rate). The ratio r is taken as 0 when beta = 0 (then mhat_n = g_n and S_n = 1, also for
-gamma = 0, where the update is the sign step u_n = sign(g_n) and B_n = 1) and as inf when
-gamma = 0 < beta (unbounded from n = 2 on).
+attained by ``g_{n-k} proportional to (gamma/beta)^k`` (eq:adversarial). For r < 1 the limit
+is ``B_inf = (1-gamma) / sqrt((1-beta)(1-r))`` (eq:bound-inf); on the boundary r = 1
+(beta = gamma^2) B_n grows like sqrt(n), and beyond it like exp(rho n) with
+``rho = ln(gamma) - ln(beta)/2`` (eq:growth-rate). The ratio r is taken as 0 when gamma = 0
+(then mhat_n = g_n and S_n = 1, also for beta = 0, where the update is the sign step
+u_n = sign(g_n) and B_n = 1) and as inf when beta = 0 < gamma (unbounded from n = 2 on).
 Everything is computed in logarithms so that n up to CHECKED_MAX_STEPS and r up to
 CHECKED_MAX_RATIO neither overflow nor produce NaN (the tests check this range, and the paper
 quotes it through ctadam.theory.numbers); :func:`log_bound_n` is the exact value when ``B_n``
 itself exceeds the float range (where :func:`bound_n` returns inf).
 
-All functions broadcast over numpy arrays of beta, gamma and n.
+All functions broadcast over numpy arrays of beta1, beta2 and n. The paper's own
+continuous-time region (its C) is :mod:`ctadam.theory.region`.
 """
 
 import numpy as np
@@ -31,12 +36,12 @@ import numpy as np
 from ctadam.checks import check_int, check_unit_interval
 
 CHECKED_MAX_STEPS = 10**6  # largest n at which the tests check that ln B_n is finite
-CHECKED_MAX_RATIO = 1.5  # largest r = beta^2/gamma at which they check it
+CHECKED_MAX_RATIO = 1.5  # largest r = gamma^2/beta at which they check it
 ADVERSARIAL_RTOL = 1e-9  # relative tolerance of torch Adam's update on eq:adversarial vs B_n
-BOUNDARY_EXAMPLE = (0.9, 0.81)  # a pair on the boundary gamma = beta^2 (figure, paper)
+BOUNDARY_EXAMPLE = (0.9, 0.81)  # (beta1, beta2) on the boundary beta = gamma^2
 
 
-def _decay_array(name: str, value) -> np.ndarray:
+def decay_array(name: str, value) -> np.ndarray:
     """``value`` as a float array whose every entry lies in [0, 1), else ValueError naming it."""
     arr = np.asarray(value)
     if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
@@ -67,12 +72,12 @@ def _log(x: np.ndarray) -> np.ndarray:
         return np.log(x)
 
 
-def _log_ratio(beta: np.ndarray, gamma: np.ndarray) -> np.ndarray:
-    """ln r = 2 ln(beta) - ln(gamma), with r = 0 when beta = 0 and r = inf when gamma = 0 < beta."""
-    lb, lg = _log(beta), _log(gamma)
+def _log_ratio(beta1: np.ndarray, beta2: np.ndarray) -> np.ndarray:
+    """ln r = 2 ln(gamma) - ln(beta): r = 0 when gamma = 0, r = inf when beta = 0 < gamma."""
+    lb, lg = _log(beta1), _log(beta2)
     with np.errstate(invalid="ignore"):
         lr = 2.0 * lb - lg
-    return np.where(beta == 0.0, -np.inf, np.where(gamma == 0.0, np.inf, lr))
+    return np.where(beta1 == 0.0, -np.inf, np.where(beta2 == 0.0, np.inf, lr))
 
 
 def _log_one_minus_pow(x: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -106,87 +111,87 @@ def log_geometric_sum(log_r, n) -> np.ndarray:
     return out
 
 
-def log_bound_n(beta, gamma, n) -> np.ndarray:
-    """ln B_n(beta, gamma), the exact log of :func:`bound_n` (finite for any n when gamma > 0)."""
-    beta = _decay_array("beta", beta)
-    gamma = _decay_array("gamma", gamma)
+def log_bound_n(beta1, beta2, n) -> np.ndarray:
+    """ln B_n(gamma, beta), the exact log of :func:`bound_n` (finite for any n when beta > 0)."""
+    beta1 = decay_array("beta1", beta1)
+    beta2 = decay_array("beta2", beta2)
     n = _steps_array("n", n)
-    beta, gamma, n = np.broadcast_arrays(beta, gamma, n)
-    log_s = log_geometric_sum(_log_ratio(beta, gamma), n)
+    beta1, beta2, n = np.broadcast_arrays(beta1, beta2, n)
+    log_s = log_geometric_sum(_log_ratio(beta1, beta2), n)
     return (
-        np.log1p(-beta)
-        - _log_one_minus_pow(beta, n)
-        + 0.5 * _log_one_minus_pow(gamma, n)
-        - 0.5 * np.log1p(-gamma)
+        np.log1p(-beta1)
+        - _log_one_minus_pow(beta1, n)
+        + 0.5 * _log_one_minus_pow(beta2, n)
+        - 0.5 * np.log1p(-beta2)
         + 0.5 * log_s
     )
 
 
-def bound_n(beta, gamma, n) -> np.ndarray:
-    """B_n(beta, gamma): the largest |u_n| any gradient history can produce (eq:bound-n).
+def bound_n(beta1, beta2, n) -> np.ndarray:
+    """B_n(gamma, beta): the largest |u_n| any gradient history can produce (eq:bound-n).
 
     Returns inf where the value exceeds the float range (use :func:`log_bound_n` there) and
-    where gamma = 0 < beta and n >= 2 (the bound is then truly infinite).
+    where beta = 0 < gamma and n >= 2 (the bound is then truly infinite).
     """
     with np.errstate(over="ignore"):
-        return np.exp(log_bound_n(beta, gamma, n))
+        return np.exp(log_bound_n(beta1, beta2, n))
 
 
-def in_stable_region(beta, gamma) -> np.ndarray:
-    """True where r = beta^2/gamma < 1 (eq:region): there B_n stays bounded as n -> infinity.
+def in_stable_region(beta1, beta2) -> np.ndarray:
+    """True where r = gamma^2/beta < 1 (eq:region): there B_n stays bounded as n -> infinity.
 
-    This is beta^2 < gamma, and also the sign step beta = gamma = 0 (r = 0, B_n = 1). The
-    comparison is made on beta^2 and gamma, not on ln r, so that a pair with gamma == beta^2
-    in floating point (such as (0.9, 0.81)) counts as on the boundary.
+    This is gamma^2 < beta, and also the sign step gamma = beta = 0 (r = 0, B_n = 1). The
+    comparison is made on gamma^2 and beta, not on ln r, so that a pair with beta == gamma^2
+    in floating point (such as (beta1, beta2) = (0.9, 0.81)) counts as on the boundary.
     """
-    beta = _decay_array("beta", beta)
-    gamma = _decay_array("gamma", gamma)
-    return (beta == 0.0) | (beta * beta < gamma)
+    beta1 = decay_array("beta1", beta1)
+    beta2 = decay_array("beta2", beta2)
+    return (beta1 == 0.0) | (beta1 * beta1 < beta2)
 
 
-def bound_inf(beta, gamma) -> np.ndarray:
-    """B_inf = (1-beta) / sqrt((1-gamma)(1 - beta^2/gamma)) inside the region, inf outside
+def bound_inf(beta1, beta2) -> np.ndarray:
+    """B_inf = (1-gamma) / sqrt((1-beta)(1 - gamma^2/beta)) inside the region, inf outside
     (eq:bound-inf)."""
-    beta = _decay_array("beta", beta)
-    gamma = _decay_array("gamma", gamma)
-    beta, gamma = np.broadcast_arrays(beta, gamma)
-    inside = in_stable_region(beta, gamma)
+    beta1 = decay_array("beta1", beta1)
+    beta2 = decay_array("beta2", beta2)
+    beta1, beta2 = np.broadcast_arrays(beta1, beta2)
+    inside = in_stable_region(beta1, beta2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        # 1 - beta^2/gamma = -expm1(ln r): accurate right next to the boundary.
-        one_minus_r = np.where(inside, -np.expm1(_log_ratio(beta, gamma)), 1.0)
-        value = (1.0 - beta) / np.sqrt((1.0 - gamma) * one_minus_r)
+        # 1 - gamma^2/beta = -expm1(ln r): accurate right next to the boundary.
+        one_minus_r = np.where(inside, -np.expm1(_log_ratio(beta1, beta2)), 1.0)
+        value = (1.0 - beta1) / np.sqrt((1.0 - beta2) * one_minus_r)
     return np.where(inside, value, np.inf)
 
 
-def growth_rate(beta, gamma) -> np.ndarray:
-    """rho = ln(beta) - ln(gamma)/2 (eq:growth-rate): ln B_n grows like rho n outside the region.
+def growth_rate(beta1, beta2) -> np.ndarray:
+    """rho = ln(gamma) - ln(beta)/2 (eq:growth-rate): ln B_n grows like rho n outside the region.
 
-    Only meaningful for r = beta^2/gamma >= 1: it is the limit of (1/2) ln(S_{n+1}/S_n) there
-    (zero on the boundary, where B_n grows like sqrt(n); +inf where gamma = 0 < beta). Inside
-    the region the value returned is negative (-inf where beta = 0), but B_n does not decay:
+    Only meaningful for r = gamma^2/beta >= 1: it is the limit of (1/2) ln(S_{n+1}/S_n) there
+    (zero on the boundary, where B_n grows like sqrt(n); +inf where beta = 0 < gamma). Inside
+    the region the value returned is negative (-inf where gamma = 0), but B_n does not decay:
     it increases to B_inf, and that limit of (1/2) ln(S_{n+1}/S_n) is 0.
     """
-    beta = _decay_array("beta", beta)
-    gamma = _decay_array("gamma", gamma)
-    return 0.5 * _log_ratio(beta, gamma)
+    beta1 = decay_array("beta1", beta1)
+    beta2 = decay_array("beta2", beta2)
+    return 0.5 * _log_ratio(beta1, beta2)
 
 
-def adversarial_history(beta, gamma, n: int, log: bool = False) -> np.ndarray:
+def adversarial_history(beta1, beta2, n: int, log: bool = False) -> np.ndarray:
     """The gradient history g_1..g_n whose n-th Adam update equals B_n (eq:adversarial).
 
-    ``g_j = (beta/gamma)^(n-j)``, scaled so that the largest entry is 1 (u is invariant to the
-    scale of g). Shape ``broadcast(beta, gamma).shape + (n,)``. With ``log=True`` returns
-    ln g_j instead, which stays finite when (beta/gamma)^n leaves the float range.
-    Requires gamma > 0 (for gamma = 0 < beta the supremum is not attained).
+    ``g_j = (gamma/beta)^(n-j)``, scaled so that the largest entry is 1 (u is invariant to the
+    scale of g). Shape ``broadcast(beta1, beta2).shape + (n,)``. With ``log=True`` returns
+    ln g_j instead, which stays finite when (gamma/beta)^n leaves the float range.
+    Requires beta > 0 (for beta = 0 < gamma the supremum is not attained).
     """
-    beta = _decay_array("beta", beta)
-    gamma = _decay_array("gamma", gamma)
+    beta1 = decay_array("beta1", beta1)
+    beta2 = decay_array("beta2", beta2)
     n = check_int("n", n, low=1)
-    if np.any(gamma == 0.0):
-        raise ValueError("gamma must be in (0, 1) for an adversarial history, got 0")
-    beta, gamma = np.broadcast_arrays(beta, gamma)
+    if np.any(beta2 == 0.0):
+        raise ValueError("beta2 must be in (0, 1) for an adversarial history, got 0")
+    beta1, beta2 = np.broadcast_arrays(beta1, beta2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        step = _log(beta) - np.log(gamma)  # ln(beta/gamma), -inf when beta = 0
+        step = _log(beta1) - np.log(beta2)  # ln(gamma/beta), -inf when gamma = 0
     age = np.arange(n - 1, -1, -1, dtype=float)  # n - j for j = 1..n
     with np.errstate(invalid="ignore"):
         logs = np.where(age == 0, 0.0, step[..., None] * age)
@@ -204,7 +209,9 @@ def bound_continuous(a, b, t=None) -> np.ndarray:
         B(t) = a sqrt((1-e^{-bt}) / b) * sqrt((1 - e^{-(2a-b)t}) / (2a-b)) / (1 - e^{-at}),
 
     and for t = None (t -> infinity) ``a / sqrt(b (2a - b))`` when 2a > b, else inf. With
-    a = -ln(beta), b = -ln(gamma) per step, 2a > b is exactly beta^2 < gamma.
+    kernel rates a = -ln(gamma), b = -ln(beta) per step, 2a > b is exactly gamma^2 < beta;
+    with the paper's rates a = (1-gamma)/gamma, b = (1-beta)/beta, 2a - b is its C
+    (:mod:`ctadam.theory.region`).
     """
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
@@ -227,18 +234,20 @@ def bound_continuous(a, b, t=None) -> np.ndarray:
 def _level_pairs(levels) -> list[tuple[float, float]]:
     pairs = [tuple(level) for level in levels]
     if not pairs or any(len(p) != 2 for p in pairs):
-        raise ValueError(f"levels must be a non-empty list of (beta, gamma) pairs, got {levels!r}")
+        raise ValueError(
+            f"levels must be a non-empty list of (beta1, beta2) pairs, got {levels!r}")
     return [
-        (check_unit_interval(f"beta of level {i + 1}", b),
-         check_unit_interval(f"gamma of level {i + 1}", g))
+        (check_unit_interval(f"beta1 of level {i + 1}", b),
+         check_unit_interval(f"beta2 of level {i + 1}", g))
         for i, (b, g) in enumerate(pairs)
     ]
 
 
 def compose_levels(levels, n=None) -> np.ndarray:
-    """Product of the per-level bounds of k-Adam (eq:compose): prod_i B(beta_i, gamma_i).
+    """Product of the per-level bounds of k-Adam (eq:compose): prod_i B(gamma_i, beta_i).
 
-    ``levels`` is a list of (beta_i, gamma_i), level 1 first; ``n`` the step (None: B_inf).
+    ``levels`` is a list of (beta1_i, beta2_i) in PyTorch order, level 1 first; ``n`` the
+    step (None: B_inf).
     The product is finite exactly when every level is inside its region, which is when every
     intermediate signal u_1, ..., u_k of k-Adam stays bounded. It is a valid but loose bound on
     the final update: with eps = 0 each level's output is invariant to the scale of its
@@ -251,5 +260,5 @@ def compose_levels(levels, n=None) -> np.ndarray:
 
 def final_update_bound(levels, n=None) -> np.ndarray:
     """The tighter bound on k-Adam's final update u_k: the last level's B (eq:compose)."""
-    beta, gamma = _level_pairs(levels)[-1]
-    return bound_inf(beta, gamma) if n is None else bound_n(beta, gamma, n)
+    beta1, beta2 = _level_pairs(levels)[-1]
+    return bound_inf(beta1, beta2) if n is None else bound_n(beta1, beta2, n)
