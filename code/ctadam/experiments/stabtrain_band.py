@@ -1,0 +1,76 @@
+r"""Which boundary does training follow? The grid of band fractions at several gamma.
+
+Cells are (task, gamma, band fraction f, seed). The band is 0 < f < 1 (exact discrete
+analysis: bounded; the paper: growth at :math:`|C|/2`); f < 0 is outside both regions, f > 1
+inside both. Per task and gamma: the bounded and growing counts in each of the three zones
+and the measured boundary interval in f
+(:func:`~ctadam.experiments.stabtrain_measure.boundary_interval`).
+"""
+
+from ctadam.experiments.stabtrain_growth import TASK_MACRO, TASK_NAME
+from ctadam.experiments.stabtrain_measure import boundary_interval, fmt_interval, strip_eval
+
+ZONES = {"outside": lambda f: f < 0, "band": lambda f: 0 < f < 1, "inside": lambda f: f > 1}
+
+
+def zone_counts(cells: list[dict]) -> dict:
+    """Per zone: ``{"bounded": n, "growing": n}`` over ``cells``."""
+    out = {}
+    for zone, test in ZONES.items():
+        z = [c for c in cells if test(c["fraction"])]
+        out[zone] = {"bounded": sum(not c["growing"] for c in z),
+                     "growing": sum(c["growing"] for c in z)}
+    return out
+
+
+def summarize(runs: list[dict], st: dict) -> dict:
+    """Counts and measured boundary per task and gamma, and the per-task totals."""
+    b = st["band"]
+    tasks = {}
+    for task in b["tasks"]:
+        cells = [r for r in runs if r["task"] == task]
+        per = {}
+        for b1 in b["beta1s"]:
+            sub = [c for c in cells if abs(c["beta1"] - b1) < 1e-12]
+            per[f"{b1:g}"] = {"counts": zone_counts(sub), "boundary": boundary_interval(sub)}
+        tasks[task] = {"by_beta1": per, "counts": zone_counts(cells)}
+    return {"experiment": "band", "steps": b["steps"], "seeds": len(b["seeds"]),
+            "fractions": sorted(b["fractions"]), "beta1s": list(b["beta1s"]), "tasks": tasks,
+            "runs": strip_eval(runs)}
+
+
+def macros(summary: dict, st: dict) -> dict[str, str]:
+    """Prefix ``StabBand``: per task the band/outside/inside counts; settings."""
+    out = {"StabBandSteps": str(summary["steps"]), "StabBandSeeds": str(summary["seeds"]),
+           "StabBandFractions": ", ".join(f"{f:g}" for f in summary["fractions"]),
+           "StabBandBetaOnes": ", ".join(f"{b:g}" for b in summary["beta1s"])}
+    total = {"bounded": 0, "growing": 0}
+    for task, t in summary["tasks"].items():
+        name = TASK_MACRO[task]
+        for zone, c in t["counts"].items():
+            for k in ("bounded", "growing"):
+                out[f"StabBand{name}{zone.capitalize()}{k.capitalize()}"] = str(c[k])
+        for k in total:
+            total[k] += t["counts"]["band"][k]
+    out["StabBandBounded"], out["StabBandGrowing"] = str(total["bounded"]), str(total["growing"])
+    out["StabBandCells"] = str(total["bounded"] + total["growing"])
+    return out
+
+
+def table(summary: dict) -> str:
+    """Booktabs table: per task and gamma, band cells bounded/growing and the measured boundary."""
+    lines = ["\\begin{tabular}{llrrrrl}", "\\toprule",
+             "task & $\\gamma$ & \\multicolumn{2}{c}{band $0<f<1$} & "
+             "\\multicolumn{2}{c}{outside $f<0$} & measured boundary \\\\",
+             "\\cmidrule(lr){3-4}\\cmidrule(lr){5-6}",
+             " & & bounded & growing & bounded & growing & (band fraction $f$) \\\\", "\\midrule"]
+    for task, t in summary["tasks"].items():
+        for b1, row in t["by_beta1"].items():
+            c = row["counts"]
+            mark = "" if row["boundary"]["monotone"] else " (not monotone)"
+            lines.append(f"{TASK_NAME[task]} & {b1} & "
+                         f"{c['band']['bounded']} & {c['band']['growing']} & "
+                         f"{c['outside']['bounded']} & {c['outside']['growing']} & "
+                         f"{fmt_interval(row['boundary'])}{mark} \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    return "\n".join(lines) + "\n"
