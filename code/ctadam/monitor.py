@@ -1,11 +1,12 @@
 r"""A stability monitor for any PyTorch training loop.
 
-Adam's update is bounded only inside the region :math:`\beta^2 < \gamma`
-(\cref{eq:region}); outside it, once gradients shrink, the parameter norm can grow
-exponentially. The monitor watches for exactly that. Every ``every`` optimizer steps it
-records, per parameter group, the parameter norm :math:`\lVert\theta_g\rVert` and the norm of
-the last update :math:`\lVert\theta_{g,n} - \theta_{g,n-1}\rVert`, and fits the recent growth of
-the total parameter norm by least squares over the last ``window`` records:
+Adam's update is bounded only inside the region :math:`\gamma^2 < \beta` (paper letters: gamma
+= first-moment decay = PyTorch's beta1, beta = second-moment decay = beta2; \cref{eq:region});
+outside it, once gradients shrink, the parameter norm can grow exponentially. The monitor
+watches for exactly that. Every ``every`` optimizer steps it records, per parameter group, the
+parameter norm :math:`\lVert\theta_g\rVert` and the norm of the last update
+:math:`\lVert\theta_{g,n} - \theta_{g,n-1}\rVert`, and fits the recent growth of the total
+parameter norm by least squares over the last ``window`` records:
 
 .. math::  \ln\lVert\theta_n\rVert \approx c + r\,n, \qquad p = r\,\bar n ,
 
@@ -164,7 +165,7 @@ class StabilityMonitor:
                 warnings.warn(
                     f"parameter norm growing exponentially at step {step}: rate {rate:.3g} per "
                     f"step, local log-log slope {slope:.3g} > {self.max_loglog_slope:g}; is "
-                    f"beta^2 >= gamma (outside Adam's stable region)?",
+                    f"beta1^2 >= beta2 (outside Adam's stable region)?",
                     UnstableGrowthWarning, stacklevel=2)
 
     def total_norms(self, last: int | None = None) -> list[float]:

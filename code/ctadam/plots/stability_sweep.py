@@ -1,7 +1,10 @@
-r"""Figure ``stability_sweep``: the (beta, gamma) training sweep against the stable region.
+r"""Figure ``stability_sweep``: the (beta1, beta2) training sweep against the stable region.
+
+Labels on the figure use the paper's letters (gamma = first moment = the sweep's ``beta``
+key, beta = second moment = its ``gamma`` key; the config keys are the sweep family's own).
 
 (a) log10 of the max RMS update per grid cell and (b) the fitted growth exponent
-:math:`r_{\max}` of the parameter norm, both with the theory boundary :math:`\gamma = \beta^2`
+:math:`r_{\max}` of the parameter norm, both with the theory boundary :math:`\beta = \gamma^2`
 and marks on the cells measured unstable; (c) :math:`r_{\max}` against the predicted worst-case
 rate :math:`\rho`; (d) the largest update coordinate of each run inside the region against
 :math:`B_\infty`; (e) the eps panel: max RMS update along one row of the grid for several eps.
@@ -45,8 +48,8 @@ def _heatmap(ax, fig, values, runs, betas, gammas, label, norm=None):
     fig.colorbar(image, ax=ax, label=label, shrink=0.9)
     ax.set_xticks(range(len(gammas)), [f"{g:g}" for g in gammas], rotation=90, fontsize=6)
     ax.set_yticks(range(len(betas)), [f"{b:g}" for b in betas], fontsize=6)
-    ax.set_xlabel(r"$\gamma$ (second-moment decay)")
-    ax.set_ylabel(r"$\beta$ (first-moment decay)")
+    ax.set_xlabel(r"$\beta$ (second-moment decay, torch $\beta_2$)")
+    ax.set_ylabel(r"$\gamma$ (first-moment decay, torch $\beta_1$)")
     x, y = _boundary_in_index_space(betas, gammas)
     ax.plot(x, y, color="white", lw=1.5)
     by_cell = {(r["beta"], r["gamma"]): r for r in runs}
@@ -82,7 +85,7 @@ def plot(summary: dict, sweep_cfg: dict, out) -> None:
     lognorm = colors.LogNorm(pos.min(), pos.max()) if pos.size else None
     _heatmap(ax_b, fig, np.where(rate > 0, rate, np.nan), grid, betas, gammas,
              r"$r_{\max}$ (per step)", norm=lognorm)
-    ax_b.set_title(r"(b) growth exponent of $\|\theta\|$; white: $\gamma=\beta^2$")
+    ax_b.set_title(r"(b) growth exponent of $\|\theta\|$; white: $\beta=\gamma^2$")
 
     outside = [r for r in grid if r["theory_unstable"] and math.isfinite(r["growth_rate"])
                and r["growth_rate"] > 0]
@@ -95,7 +98,7 @@ def plot(summary: dict, sweep_cfg: dict, out) -> None:
            max([r["rho"] for r in outside] + [r["growth_rate"] for r in outside], default=1.0)]
     ax_c.plot(lim, lim, "k--", lw=0.8, label=r"$r_{\max}=\rho$")
     ax_c.set(xscale="log", yscale="log",
-             xlabel=r"predicted rate $\rho=\ln\beta-\frac{1}{2}\ln\gamma$",
+             xlabel=r"predicted rate $\rho=\ln\gamma-\frac{1}{2}\ln\beta$",
              ylabel=r"measured $r_{\max}$ (per step)", title=r"(c) outside: $r_{\max}$ vs $\rho$")
     ax_c.legend(frameon=False)
 
@@ -104,7 +107,7 @@ def plot(summary: dict, sweep_cfg: dict, out) -> None:
                  color="C0", label="runs inside (all eps)")
     b_lim = [min(r["bound_inf"] for r in inside), max(r["bound_inf"] for r in inside)]
     ax_d.plot(b_lim, b_lim, "k--", lw=0.8, label=r"$\max|u|=B_\infty$")
-    ax_d.set(xscale="log", yscale="log", xlabel=r"$B_\infty(\beta,\gamma)$",
+    ax_d.set(xscale="log", yscale="log", xlabel=r"$B_\infty(\gamma,\beta)$",
              ylabel=r"$\max_{n,i}|u_{n,i}|$",
              title=r"(d) inside: $|u_{n,i}| \leq B_n$ "
              + f"(max ratio {summary['bound']['max_ratio']:.3f})")
@@ -117,9 +120,10 @@ def plot(summary: dict, sweep_cfg: dict, out) -> None:
                      and r["gamma"] in panel["gammas"])
         ax_e.plot(*zip(*pts, strict=True), marker="o", ms=3, color=f"C{k}",
                   label=rf"$\epsilon$ = {eps:.0e}")
-    ax_e.axvline(panel["beta"] ** 2, color="k", ls=":", lw=0.8, label=r"$\gamma=\beta^2$")
-    ax_e.set(yscale="log", xlabel=r"$\gamma$", ylabel=r"$\max_n \|u_n\|/\sqrt{d}$",
-             title=rf"(e) $\epsilon$ masks it ($\beta$ = {panel['beta']:g})")
+    ax_e.axvline(panel["beta"] ** 2, color="k", ls=":", lw=0.8, label=r"$\beta=\gamma^2$")
+    ax_e.set(yscale="log", xlabel=r"$\beta$ (torch $\beta_2$)",
+             ylabel=r"$\max_n \|u_n\|/\sqrt{d}$",
+             title=rf"(e) $\epsilon$ masks it ($\gamma$ = {panel['beta']:g})")
     ax_e.legend(frameon=False, loc="upper right")
     style.save(fig, out)
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from ctadam.io import latex_sci, read_json, write_macros
 from ctadam.theory import continuous, problems
+from ctadam.theory import region as rg
 from ctadam.theory import stability as st
 
 MIN_ETA_DECADES = 1.5  # each problem's learning rates must span at least this many decades
@@ -62,6 +63,31 @@ def stability_macros() -> dict[str, str]:
     out["TheoryRhoUnstable"] = f"{float(st.growth_rate(0.99, 0.9)):.4f}"
     out["TheoryBnUnstableThousand"] = latex_sci(float(st.bound_n(0.99, 0.9, 1000)), 2)
     out["TheoryBcontDefault"] = f"{float(st.bound_continuous(-np.log(0.9), -np.log(0.999))):.2f}"
+    return out | region_macros()
+
+
+def region_macros() -> dict[str, str]:
+    """The paper's region beside the exact one, and the special cases (RMSprop, equal decays,
+    momentum at fixed beta2): every number the side-by-side subsection quotes."""
+    out = {"TheoryCDefault": f"{float(rg.paper_c(0.9, 0.999)):.3f}",
+           # Kingma and Ba's step bound (1-beta1)/sqrt(1-beta2) at the defaults
+           "TheoryKingmaBaDefault": f"{(1 - 0.9) / np.sqrt(1 - 0.999):.2f}",
+           "TheoryKernelBoundDefault": f"{float(rg.kernel_bound(0.9, 0.999)):.2f}",
+           "TheoryKernelBoundEqual": f"{float(rg.kernel_bound(0.95, 0.95)):.2f}",
+           "TheoryPaperGrowthUnstable": f"{float(rg.paper_growth_rate(0.99, 0.9)):.4f}"}
+    for b1, name in ((0.3, "Three"), (0.5, "Half"), (0.9, "Nine")):
+        out[f"TheoryPaperBoundary{name}"] = f"{float(rg.paper_boundary(b1)):.3f}"
+        out[f"TheoryExactBoundary{name}"] = f"{float(rg.exact_boundary(b1)):.3f}"
+    fine = np.linspace(0.0, 0.999, 99901)
+    width = rg.band_width(fine)
+    out["TheoryBandMaxWidth"] = f"{float(width.max()):.4f}"
+    out["TheoryBandMaxAt"] = f"{float(fine[np.argmax(width)]):.3f}"
+    for b2, name in ((0.999, "Three"), (0.99, "Two")):
+        out[f"TheoryRmspropBinf{name}"] = f"{float(st.bound_inf(0.0, b2)):.1f}"
+    # momentum at beta2 = 0.999: B_inf falls from 1/sqrt(1 - beta2) to 1 at beta1 = beta2
+    for b1, name in ((0.5, "Half"), (0.99, "NinetyNine")):
+        out[f"TheoryMomentumBinf{name}"] = f"{float(st.bound_inf(b1, 0.999)):.2f}"
+    out["TheoryKernelBoundSmallMomentum"] = f"{float(rg.kernel_bound(0.01, 0.999)):.1f}"
     return out
 
 

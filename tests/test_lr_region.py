@@ -1,0 +1,92 @@
+"""The vectorised lr-region experiment: Adam as torch runs it, the criterion, the family shape."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ctadam.experiments import lr_region as lr
+from ctadam.io import read_json
+from ctadam.theory import region_table
+from ctadam.theory.numbers import region_macros
+
+CFG = {"lrs": [1.0, 0.001], "n_beta1": 6, "n_beta2": 5, "beta1_max": 0.99, "beta2_min": 0.01,
+       "beta2_max": 0.999, "steps": 60, "dim": 3, "condition": 10.0, "eps": 1e-12, "seed": 0,
+       "u_threshold": 10.0, "sensitivity_u": [3.0, 100.0], "growth_threshold": 10.0}
+
+
+def torch_peaks(beta1, beta2, eta, hessian, theta0, steps, eps):
+    p = torch.tensor(theta0, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam([p], lr=eta, betas=(beta1, beta2), eps=eps)
+    h = torch.tensor(hessian)
+    peak_u, peak_theta = 0.0, float(np.abs(theta0).max())
+    for _ in range(steps):
+        before = p.detach().clone()
+        opt.zero_grad()
+        (0.5 * p @ h @ p).backward()
+        opt.step()
+        peak_u = max(peak_u, float(((before - p.detach()) / eta).abs().max()))
+        peak_theta = max(peak_theta, float(p.detach().abs().max()))
+    return peak_u, peak_theta / float(np.abs(theta0).max())
+
+
+def test_vectorised_adam_matches_torch_adam():
+    hessian, theta0 = lr.problem(3, 10.0, 0)
+    pairs = [(0.9, 0.999), (0.9, 0.5), (0.0, 0.9), (0.99, 0.2)]
+    b1, b2 = np.array(pairs).T
+    out = lr.simulate(b1, b2, 0.05, hessian, theta0, 80, 1e-12)
+    for k, (a, b) in enumerate(pairs):
+        peak_u, growth = torch_peaks(a, b, 0.05, hessian, theta0, 80, 1e-12)
+        assert out["peak_u"][k] == pytest.approx(peak_u, rel=1e-6)
+        assert out["growth"][k] == pytest.approx(growth, rel=1e-9)
+
+
+def test_diverged_run_is_data_not_a_crash():
+    hessian, theta0 = lr.problem(2, 1.0, 0)
+    out = lr.simulate(np.array([0.9]), np.array([0.999]), 1e308, hessian, theta0, 60, 1e-12)
+    assert np.isinf(out["peak_u"][0]) and np.isinf(out["growth"][0])
+
+
+def test_empirical_boundary():
+    axis = np.array([0.1, 0.2, 0.3, 0.4])
+    stable = np.array([[True, True, True, True], [False, True, False, True],
+                       [True, True, True, False]])
+    assert lr.empirical_boundary(stable, axis) == [0.1, 0.4, None]
+
+
+def test_family_run_summary_numbers(tmp_path):
+    rec_path, sum_path, tex = tmp_path / "r.json", tmp_path / "s.json", tmp_path / "n.tex"
+    lr.main(["run", "--config-json", json.dumps(CFG), "--out", str(rec_path)])
+    lr.main(["summary", "--record", str(rec_path), "--out", str(sum_path)])
+    lr.main(["numbers", "--summary", str(sum_path), "--out", str(tex)])
+    summary = read_json(sum_path)
+    assert summary["n_runs"] == 60 and len(summary["per_lr"]) == 2
+    entry = summary["per_lr"][0]
+    assert [s["u_threshold"] for s in entry["sensitivity"]] == [3.0, 10.0, 100.0]
+    assert entry["bound_ok"] and np.shape(entry["log10_peak_u"]) == (6, 5)
+    text = tex.read_text()
+    assert r"\newcommand{\LrRegionDecades}{3}" in text and "LrRegionStableOutsideSmall" in text
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"steps": 0}, "lr_region.steps must be an integer"),
+    ({"beta2_min": 0.999}, "beta2_min must be below"),
+    ({"lrs": []}, "lr_region.lrs must be a non-empty list"),
+    ({"lrs": [-1.0]}, r"lr_region.lrs\[\] must be in"),
+    ({"bogus": 1}, "unknown keys"),
+    ({"u_threshold": 1.0}, "lr_region.u_threshold must be in"),
+])
+def test_bad_config_is_rejected_by_name(change, message):
+    with pytest.raises(ValueError, match=message):
+        lr.check_config(CFG | change)
+
+
+def test_region_table_and_macros():
+    band = region_table.row(0.5, 0.3)
+    assert band.startswith("0.5 & 0.3 & stable") and "unstable" in band and band.endswith(r"yes \\")
+    macros = region_macros()
+    assert macros["TheoryKernelBoundDefault"] == "7.47"
+    assert macros["TheoryRmspropBinfThree"] == "31.6"
+    assert macros["TheoryPaperBoundaryHalf"] == "0.333"
+    assert macros["TheoryExactBoundaryHalf"] == "0.250"
