@@ -5,7 +5,8 @@ the window ending at the run's last step) against both predictions, the paper's
 :math:`|C|/2` and the exact :math:`\max(\rho, 0)`. Agreement of one prediction, over the
 points where it is positive: the ratios slope / prediction (median, min, max) and the
 least-squares gain :math:`a` of slope :math:`\approx a \cdot` prediction through the origin
-(1 is perfect agreement); where it is 0, the largest measured slope.
+(1 is perfect agreement); where it is 0, the largest measured slope. The same numbers for the
+diagnostic max slope (largest slope over any window of the run) are reported beside them.
 """
 
 import math
@@ -17,20 +18,23 @@ from ctadam.experiments.stabtrain_measure import strip_eval
 PREDICTIONS = {"paper": "paper_rate", "exact": "exact_rate"}
 
 
-def agreement(runs: list[dict], key: str) -> dict:
-    """Ratios slope/prediction and the gain through the origin where ``run[key] > 0``."""
-    pos = [r for r in runs if r[key] > 0 and math.isfinite(r["slope"])]
-    zero = [r for r in runs if r[key] == 0 and math.isfinite(r["slope"])]
-    ratios = np.array([r["slope"] / r[key] for r in pos])
+MEASURES = {"end": "slope", "max": "max_slope"}
+
+
+def agreement(runs: list[dict], key: str, measured: str = "slope") -> dict:
+    """Ratios measured/prediction and the gain through the origin where ``run[key] > 0``."""
+    pos = [r for r in runs if r[key] > 0 and math.isfinite(r[measured])]
+    zero = [r for r in runs if r[key] == 0 and math.isfinite(r[measured])]
+    ratios = np.array([r[measured] / r[key] for r in pos])
     x = np.array([r[key] for r in pos])
-    y = np.array([r["slope"] for r in pos])
+    y = np.array([r[measured] for r in pos])
     gain = float(x @ y / (x @ x)) if pos else math.nan
     return {"points": len(pos), "gain": gain,
             "ratio_median": float(np.median(ratios)) if pos else math.nan,
             "ratio_min": float(ratios.min()) if pos else math.nan,
             "ratio_max": float(ratios.max()) if pos else math.nan,
             "zero_points": len(zero),
-            "zero_max_slope": max((r["slope"] for r in zero), default=math.nan)}
+            "zero_max_slope": max((r[measured] for r in zero), default=math.nan)}
 
 
 def summarize(runs: list[dict], st: dict) -> dict:
@@ -41,8 +45,9 @@ def summarize(runs: list[dict], st: dict) -> dict:
         pts = sorted((r for r in runs if r["task"] == task), key=lambda r: r["id"])
         tasks[task] = {"points": strip_eval(pts),
                        "diverged": sum(r["status"] != "ok" for r in pts),
-                       "agreement": {name: agreement(pts, key)
-                                     for name, key in PREDICTIONS.items()}}
+                       "agreement": {m: {name: agreement(pts, key, col)
+                                         for name, key in PREDICTIONS.items()}
+                                     for m, col in MEASURES.items()}}
     return {"experiment": "growth", "beta1": g["beta1"], "steps": g["steps"],
             "window": st["measure"]["window"], "tasks": tasks}
 
@@ -59,14 +64,19 @@ def macros(summary: dict, st: dict) -> dict[str, str]:
     for task, t in summary["tasks"].items():
         name = TASK_MACRO[task]
         out[f"StabGrowth{name}Diverged"] = str(t["diverged"])
-        for pred, a in t["agreement"].items():
-            p = f"StabGrowth{name}{pred.capitalize()}"
+        for m, pred, a in _rows(t):
+            p = f"StabGrowth{name}{pred.capitalize()}{'' if m == 'end' else 'Max'}"
             out[f"{p}Points"] = str(a["points"])
             for k in ("gain", "ratio_median", "ratio_min", "ratio_max"):
                 out[p + k.title().replace("_", "")] = _num(a[k])
             out[f"{p}ZeroPoints"] = str(a["zero_points"])
             out[f"{p}ZeroMaxSlope"] = _num(a["zero_max_slope"], 4)
     return out
+
+
+def _rows(t: dict):
+    """(measure, prediction, agreement) of one task, end-window measure first."""
+    return [(m, pred, a) for m in MEASURES for pred, a in t["agreement"][m].items()]
 
 
 def _num(x: float, digits: int = 2) -> str:
@@ -77,13 +87,15 @@ def _num(x: float, digits: int = 2) -> str:
 
 def table(summary: dict) -> str:
     """Booktabs table: per task and prediction, the gain and the ratios slope/prediction."""
-    lines = ["\\begin{tabular}{llrrrr}", "\\toprule",
-             "task & prediction & points & gain $a$ & median ratio & ratio range \\\\",
+    lines = ["\\begin{tabular}{lllrrrr}", "\\toprule",
+             "task & slope & prediction & points & gain $a$ & median ratio & ratio range \\\\",
              "\\midrule"]
+    measures = {"end": "last window", "max": "largest window"}
     names = {"paper": "paper $|C|/2$", "exact": "exact $\\max(\\rho,0)$"}
     for task, t in summary["tasks"].items():
-        for pred, a in t["agreement"].items():
-            lines.append(f"{TASK_NAME[task]} & {names[pred]} & {a['points']} & {_num(a['gain'])}"
+        for m, pred, a in _rows(t):
+            lines.append(f"{TASK_NAME[task]} & {measures[m]} & {names[pred]} & {a['points']} & "
+                         f"{_num(a['gain'])}"
                          f" & {_num(a['ratio_median'])} & [{_num(a['ratio_min'])}, "
                          f"{_num(a['ratio_max'])}] \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]

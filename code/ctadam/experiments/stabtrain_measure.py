@@ -6,7 +6,9 @@ Definitions (stated once, used by every experiment of :mod:`ctadam.experiments.s
   window of ``window`` steps ending at the window's end step, which is the run's last step
   (the paper's step 500 in the ``growth`` experiment) or, for a run that diverged or whose
   update stopped being finite and positive, the last step before that. Fewer than 3 usable
-  steps give NaN.
+  steps give NaN. A diagnostic beside it, **max slope**: the largest such slope over all
+  windows of the same length starting every ``MAX_SLOPE_STRIDE`` steps (transient growth that
+  has died out by the end).
 * **growing**: the run diverged, or the fitted growth over the window exceeds a factor
   ``growth_factor``, i.e. ``slope * (steps in the window - 1) > ln(growth_factor)``; else
   **bounded**. The threshold is fixed in the profile before any run and not tuned.
@@ -30,6 +32,8 @@ import numpy as np
 from ctadam import io
 from ctadam.theory import region, stability
 
+MAX_SLOPE_STRIDE = 10  # steps between the starts of the windows of the max slope
+
 
 def usable_end(u_max: np.ndarray) -> int:
     """Number of leading entries of ``u_max`` that are finite and positive."""
@@ -47,6 +51,17 @@ def window_slope(u_max, window: int) -> tuple[float, int, int]:
     n = np.arange(start + 1, end + 1, dtype=float)
     slope = float(np.polyfit(n, np.log(u[start:end]), 1)[0])
     return slope, start + 1, end
+
+
+def max_window_slope(u_max, window: int) -> float:
+    """Largest slope of ln ||u_n||_inf over windows of ``window`` usable steps (stride 10)."""
+    u = np.asarray(u_max, dtype=float)
+    end = usable_end(u)
+    if end <= window:
+        return window_slope(u, window)[0]
+    n, y = np.arange(1, end + 1, dtype=float), np.log(u[:end])
+    return float(max(np.polyfit(n[s:s + window], y[s:s + window], 1)[0]
+                     for s in range(0, end - window + 1, MAX_SLOPE_STRIDE)))
 
 
 def band_fraction(beta1: float, beta2: float) -> float:
@@ -79,6 +94,7 @@ def measure_run(run_id: str, record: dict, window: int, growth_factor: float) ->
         "rho": rho, "exact_rate": max(rho, 0.0), "fraction": band_fraction(b1, b2),
         "inside": inside, "paper_inside": bool(region.paper_stable(b1, b2)),
         "band": bool(region.in_band(b1, b2)), "slope": slope, "window": [first, last],
+        "max_slope": max_window_slope(u_max, window),
         "growing": bool(growing), "status": record["status"],
         "diverged_at": record["diverged_at"], "max_bound_ratio": ratio,
         "max_bound_ratio_after_first": ratio_late,

@@ -29,18 +29,19 @@ def steps_to(ev: dict, target: float) -> int | None:
 def bootstrap_spearman(x, y, n_boot: int, seed: int, level: float = 0.95) -> tuple:
     """Spearman's rho of (x, y) and its percentile bootstrap interval at ``level``.
 
-    Resamples in which x or y is constant (rank correlation undefined) are skipped.
+    NaN when x or y is constant; resamples in which one is (rank correlation undefined) are
+    skipped.
     """
     x, y = np.asarray(x, float), np.asarray(y, float)
-    rho = float(spearmanr(x, y).statistic)
+    if not (np.ptp(x) > 0 and np.ptp(y) > 0):
+        return math.nan, math.nan, math.nan
     rng = np.random.default_rng(seed)
     boots = []
     for _ in range(n_boot):
         idx = rng.integers(0, x.size, x.size)
         if np.ptp(x[idx]) > 0 and np.ptp(y[idx]) > 0:
             boots.append(spearmanr(x[idx], y[idx]).statistic)
-    if not boots:  # every resample constant: no interval
-        return rho, math.nan, math.nan
+    rho = float(spearmanr(x, y).statistic)
     lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
     return rho, float(lo), float(hi)
 

@@ -3,7 +3,8 @@ r"""Figure ``growth_slope``: the paper's Fig. 2b, measured slope against both pr
 Rows: tasks. Columns: the measured slope of :math:`\ln\lVert u_n\rVert_\infty` (window ending
 at the last step) against the paper's :math:`|C|/2` and against the exact
 :math:`\max(\rho, 0)`, with the line slope = prediction; colours mark where each point lies
-(outside both regions, in the band, inside both). Reads the growth summary only.
+(outside both regions, in the band, inside both); hollow grey circles are the diagnostic
+max slope (largest over any window of the run). Reads the growth summary only.
 
 Usage: ``python -m ctadam.plots.growth_slope --summary S.json --out figures/growth_slope.pdf``
 """
@@ -37,13 +38,15 @@ def plot(summary: dict, out) -> None:
     for row, (task, t) in zip(axes, tasks.items(), strict=True):
         for ax, (key, pred, label) in zip(row, cols, strict=True):
             pts = t["points"]
+            ax.scatter([p[key] for p in pts], [p["max_slope"] for p in pts], s=14,
+                       facecolors="none", edgecolors="0.6", lw=0.6, label="max slope (any window)")
             for name, (color, marker) in ZONE_STYLE.items():
                 sel = [p for p in pts if zone(p) == name]
                 ax.scatter([p[key] for p in sel], [p["slope"] for p in sel], s=10, c=color,
                            marker=marker, label=name)
             top = max(max(p[key] for p in pts), 1e-3)
             ax.plot([0, top], [0, top], color="0.3", lw=0.8, ls="--", label="slope = prediction")
-            a = t["agreement"][pred]
+            a = t["agreement"]["end"][pred]
             ax.set_title(f"{TASK_NAME[task]}: gain {a['gain']:.2f}, median ratio "
                          f"{a['ratio_median']:.2f} ({a['points']} points)")
             ax.set_xlabel(label)
