@@ -45,6 +45,7 @@ def macros(summary: dict, st: dict) -> dict[str, str]:
            "StabBandFractions": ", ".join(f"{f:g}" for f in summary["fractions"]),
            "StabBandBetaOnes": ", ".join(f"{b:g}" for b in summary["beta1s"])}
     total = {"bounded": 0, "growing": 0}
+    outside = {"bounded": 0, "growing": 0}
     for task, t in summary["tasks"].items():
         name = TASK_MACRO[task]
         for zone, c in t["counts"].items():
@@ -52,9 +53,30 @@ def macros(summary: dict, st: dict) -> dict[str, str]:
                 out[f"StabBand{name}{zone.capitalize()}{k.capitalize()}"] = str(c[k])
         for k in total:
             total[k] += t["counts"]["band"][k]
+            outside[k] += t["counts"]["outside"][k]
     out["StabBandBounded"], out["StabBandGrowing"] = str(total["bounded"]), str(total["growing"])
     out["StabBandCells"] = str(total["bounded"] + total["growing"])
+    out["StabBandOutsideBounded"] = str(outside["bounded"])
+    out["StabBandOutsideGrowing"] = str(outside["growing"])
+    out["StabBandOutsideCells"] = str(outside["growing"] + outside["bounded"])
+    out["StabBandFollows"] = follows(total, outside)
     return out
+
+
+def follows(band: dict, outside: dict) -> str:
+    """Which boundary the measurements side with, by majorities of cells (all tasks).
+
+    The exact one if most band cells stay bounded and most cells outside both regions grow;
+    the paper's if most band cells grow; otherwise neither.
+    """
+    if band["growing"] > band["bounded"]:
+        return "the paper's boundary $C=0$"
+    if band["bounded"] > band["growing"] and outside["growing"] > outside["bounded"]:
+        return "the exact boundary $\\beta=\\gamma^2$"
+    if band["bounded"] > band["growing"]:
+        return ("neither boundary: most cells stay bounded in the band and also outside both "
+                "regions")
+    return "neither boundary (as many band cells grow as stay bounded)"
 
 
 def table(summary: dict) -> str:

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from ctadam import io
 from ctadam.experiments.stabtrain_measure import strip_eval
 
 PREDICTIONS = {"paper": "paper_rate", "exact": "exact_rate"}
@@ -57,8 +58,24 @@ TASK_NAME = {"mnist1d": "MNIST-1D", "shakespeare": "Shakespeare"}
 
 
 def macros(summary: dict, st: dict) -> dict[str, str]:
-    """Prefix ``StabGrowth``: settings and, per task and prediction, the agreement numbers."""
-    out = {"StabGrowthPoints": str(st["growth"]["points"]),
+    """Prefix ``StabGrowth``: settings and, per task and prediction, the agreement numbers.
+
+    Also the family's shared settings (prefix ``StabTask`` and ``StabMeasure``).
+    """
+    tm, ts = st["tasks"]["mnist1d"], st["tasks"]["shakespeare"]
+    out = {"StabTaskMnistHidden": "--".join(str(h) for h in tm["hidden"]),
+           "StabTaskMnistNTrain": str(tm["n_train"]), "StabTaskMnistLr": f"{tm['lr']:g}",
+           "StabTaskShakespeareNTrain": str(ts["n_train"]),
+           "StabTaskShakespeareBlock": str(ts["block_size"]),
+           "StabTaskShakespeareLayers": str(ts["n_layer"]),
+           "StabTaskShakespeareHeads": str(ts["n_head"]),
+           "StabTaskShakespeareEmbd": str(ts["n_embd"]), "StabTaskShakespeareLr": f"{ts['lr']:g}",
+           "StabTaskEps": io.latex_sci(st["eps"]),
+           "StabTaskDivergeNorm": io.latex_sci(st["diverge_norm"]),
+           "StabMeasureWindow": str(st["measure"]["window"]),
+           "StabMeasureGrowthFactor": f"{st['measure']['growth_factor']:g}",
+           "StabGrowthHalfLength": f"{st['growth']['half_length']:g}",
+           "StabGrowthPoints": str(st["growth"]["points"]),
            "StabGrowthSteps": str(summary["steps"]), "StabGrowthWindow": str(summary["window"]),
            "StabGrowthBetaOne": f"{summary['beta1']:g}"}
     for task, t in summary["tasks"].items():

@@ -43,7 +43,7 @@ def macros(summary: dict, st: dict) -> dict[str, str]:
              != (summary["conditions"][0]["boundary"]["low"],
                  summary["conditions"][0]["boundary"]["high"])]
     out["StabNoiseMoved"] = str(len(moved))
-    out["StabNoiseConditions"] = str(len(summary["conditions"]))
+    out["StabNoiseOthers"] = str(len(summary["conditions"]) - 1)
     return out
 
 
