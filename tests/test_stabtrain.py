@@ -25,7 +25,8 @@ TASKS = {"mnist1d": {"lr": 0.01, "n_train": 50, "hidden": [8], "eval_samples": 5
          "shakespeare": {"lr": 0.01, "n_train": 4, "block_size": 8, "n_layer": 1, "n_head": 1,
                          "n_embd": 8, "vocab_size": 12, "eval_samples": 8}}
 ST = {"shards": 1, "eps": 1e-16, "dtype": "float64", "log_every": 10, "diverge_norm": 1e12,
-      "bound_tolerance": 1e-6, "measure": {"window": 10, "growth_factor": 2.0}, "tasks": TASKS,
+      "bound_tolerance": 1e-6, "tasks": TASKS,
+      "measure": {"window": 10, "growth_factor": 2.0, "sensitivity": [100.0]},
       "growth": {"tasks": ["mnist1d", "shakespeare"], "beta1": 0.7, "points": 6,
                  "half_length": 0.06, "steps": 40, "seed": 0},
       "band": {"tasks": ["mnist1d"], "beta1s": [0.5, 0.9], "fractions": [-0.5, 0.5, 1.5],
@@ -193,6 +194,7 @@ def test_summary_cli_macros_table_and_figure(tmp_path, exp, module):
         b = summary["tasks"]["mnist1d"]["by_beta1"]["0.5"]["boundary"]
         assert (b["low"], b["high"], b["monotone"]) == (-0.5, 0.5, True)
         assert "\\newcommand{\\StabBandBounded}{6}" in macros
+        assert "\\newcommand{\\StabBandSensOutsideGrowing}{3, 0}" in macros  # factors 2, 100
     if exp == "noise":
         assert "\\newcommand{\\StabNoiseMoved}{0}" in macros
     module.main(["--summary", str(out), "--out", str(tmp_path / "fig.pdf")])

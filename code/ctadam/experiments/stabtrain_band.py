@@ -3,12 +3,18 @@ r"""Which boundary does training follow? The grid of band fractions at several g
 Cells are (task, gamma, band fraction f, seed). The band is 0 < f < 1 (exact discrete
 analysis: bounded; the paper: growth at :math:`|C|/2`); f < 0 is outside both regions, f > 1
 inside both. Per task and gamma: the bounded and growing counts in each of the three zones
-and the measured boundary interval in f
+and the measured boundary interval in f; and the zone counts of all tasks again for each factor
+of ``measure.sensitivity`` in place of ``measure.growth_factor`` (no retraining)
 (:func:`~ctadam.experiments.stabtrain_measure.boundary_interval`).
 """
 
 from ctadam.experiments.stabtrain_growth import TASK_MACRO, TASK_NAME
-from ctadam.experiments.stabtrain_measure import boundary_interval, fmt_interval, strip_eval
+from ctadam.experiments.stabtrain_measure import (
+    boundary_interval,
+    fmt_interval,
+    is_growing,
+    strip_eval,
+)
 
 ZONES = {"outside": lambda f: f < 0, "band": lambda f: 0 < f < 1, "inside": lambda f: f > 1}
 
@@ -34,7 +40,13 @@ def summarize(runs: list[dict], st: dict) -> dict:
             sub = [c for c in cells if abs(c["beta1"] - b1) < 1e-12]
             per[f"{b1:g}"] = {"counts": zone_counts(sub), "boundary": boundary_interval(sub)}
         tasks[task] = {"by_beta1": per, "counts": zone_counts(cells)}
-    return {"experiment": "band", "steps": b["steps"], "seeds": len(b["seeds"]),
+    sens = []
+    for factor in sorted({st["measure"]["growth_factor"], *st["measure"]["sensitivity"]}):
+        relabelled = [{**r, "growing": is_growing(r["status"] != "ok", r["log_growth"], factor)}
+                      for r in runs]
+        sens.append({"factor": factor, "counts": zone_counts(relabelled)})
+    return {"sensitivity": sens, "experiment": "band", "steps": b["steps"],
+            "seeds": len(b["seeds"]),
             "fractions": sorted(b["fractions"]), "beta1s": list(b["beta1s"]), "tasks": tasks,
             "runs": strip_eval(runs)}
 
@@ -60,6 +72,11 @@ def macros(summary: dict, st: dict) -> dict[str, str]:
     out["StabBandOutsideGrowing"] = str(outside["growing"])
     out["StabBandOutsideCells"] = str(outside["growing"] + outside["bounded"])
     out["StabBandFollows"] = follows(total, outside)
+    sens = summary["sensitivity"]
+    out["StabBandSensFactors"] = ", ".join(f"{r['factor']:g}" for r in sens)
+    for zone in ("band", "outside", "inside"):
+        out[f"StabBandSens{zone.capitalize()}Growing"] = ", ".join(
+            str(r["counts"][zone]["growing"]) for r in sens)
     return out
 
 

@@ -10,7 +10,8 @@ Definitions (stated once, used by every experiment of :mod:`ctadam.experiments.s
   windows of the same length starting every ``MAX_SLOPE_STRIDE`` steps (transient growth that
   has died out by the end).
 * **growing**: the run diverged, or the fitted growth over the window exceeds a factor
-  ``growth_factor``, i.e. ``slope * (steps in the window - 1) > ln(growth_factor)``; else
+  ``growth_factor``, i.e. ``log_growth = slope * (steps in the window - 1) > ln(growth_factor)``;
+  else
   **bounded**. The threshold is fixed in the profile before any run and not tuned.
 * predictions: the paper's :math:`|C|/2` where :math:`C < 0`, else 0
   (:func:`ctadam.theory.region.paper_growth_rate`), and the exact
@@ -77,8 +78,7 @@ def measure_run(run_id: str, record: dict, window: int, growth_factor: float) ->
     u_max = np.asarray(record["per_step"]["update_max_abs"], dtype=float)
     slope, first, last = window_slope(u_max, window)
     diverged = record["status"] != "ok"
-    growing = diverged or (math.isfinite(slope)
-                           and slope * (last - first) > math.log(growth_factor))
+    log_growth = slope * (last - first) if math.isfinite(slope) else math.nan
     inside = bool(stability.in_stable_region(b1, b2))
     ratio = ratio_late = math.nan
     if inside and u_max.size:
@@ -95,11 +95,17 @@ def measure_run(run_id: str, record: dict, window: int, growth_factor: float) ->
         "inside": inside, "paper_inside": bool(region.paper_stable(b1, b2)),
         "band": bool(region.in_band(b1, b2)), "slope": slope, "window": [first, last],
         "max_slope": max_window_slope(u_max, window),
-        "growing": bool(growing), "status": record["status"],
+        "log_growth": log_growth, "growing": is_growing(diverged, log_growth, growth_factor),
+        "status": record["status"],
         "diverged_at": record["diverged_at"], "max_bound_ratio": ratio,
         "max_bound_ratio_after_first": ratio_late,
         "eval": record["eval"],
     }
+
+
+def is_growing(diverged: bool, log_growth: float, growth_factor: float) -> bool:
+    """Diverged, or the fitted log growth over the window above ln(growth_factor)."""
+    return bool(diverged or (math.isfinite(log_growth) and log_growth > math.log(growth_factor)))
 
 
 def read_runs(dirs, window: int, growth_factor: float) -> list[dict]:
