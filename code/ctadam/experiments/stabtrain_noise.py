@@ -5,11 +5,17 @@ minibatches at no weight decay, and AdamW weight decays at full batch, each on t
 fractions at one gamma and the same seeds. Per condition: the growing seeds per fraction and
 the measured boundary interval in f
 (:func:`~ctadam.experiments.stabtrain_measure.boundary_interval`), next to the exact (f = 0)
-and paper (f = 1) boundaries.
+and paper (f = 1) boundaries; the boundary again for each factor of ``measure.sensitivity`` in place
+of ``measure.growth_factor`` (relabelled from the records).
 """
 
 from ctadam.experiments.stabtrain import noise_conditions
-from ctadam.experiments.stabtrain_measure import boundary_interval, fmt_interval, strip_eval
+from ctadam.experiments.stabtrain_measure import (
+    boundary_interval,
+    fmt_interval,
+    is_growing,
+    strip_eval,
+)
 
 
 def summarize(runs: list[dict], st: dict) -> dict:
@@ -18,9 +24,15 @@ def summarize(runs: list[dict], st: dict) -> dict:
     conds = []
     for c in noise_conditions(n):
         cells = [r for r in runs if r["id"].startswith(c["name"] + "_")]
-        conds.append({**c, "boundary": boundary_interval(cells),
+        by_factor = {}
+        for factor in st["measure"]["sensitivity"]:
+            relabelled = [{**r, "growing": is_growing(r["status"] != "ok", r["log_growth"],
+                                                      factor)} for r in cells]
+            by_factor[f"{factor:g}"] = boundary_interval(relabelled)
+        conds.append({**c, "boundary": boundary_interval(cells), "boundary_by_factor": by_factor,
                       "diverged": sum(r["status"] != "ok" for r in cells)})
     return {"experiment": "noise", "beta1": n["beta1"], "steps": n["steps"],
+            "growth_factor": st["measure"]["growth_factor"],
             "seeds": len(n["seeds"]), "conditions": conds, "runs": strip_eval(runs)}
 
 
@@ -48,14 +60,22 @@ def macros(summary: dict, st: dict) -> dict[str, str]:
 
 
 def table(summary: dict) -> str:
-    """Booktabs table: per condition, growing seeds per band fraction and the boundary."""
-    fracs = [v[0] for v in summary["conditions"][0]["boundary"]["votes"]]
-    head = " & ".join(f"${f:g}$" for f in fracs)
-    lines = ["\\begin{tabular}{l" + "r" * len(fracs) + "l}", "\\toprule",
+    """Booktabs table: per condition, growing seeds per band fraction and the boundary.
+
+    The boundary columns are for the profile's growth factor, then each sensitivity factor.
+    """
+    first = summary["conditions"][0]
+    fracs = [v[0] for v in first["boundary"]["votes"]]
+    factors = [f"{summary['growth_factor']:g}", *first["boundary_by_factor"]]
+    lines = ["\\begin{tabular}{l" + "r" * len(fracs) + "l" * len(factors) + "}", "\\toprule",
              f"condition & \\multicolumn{{{len(fracs)}}}{{c}}{{growing seeds at band fraction "
-             f"$f$}} & boundary \\\\", f" & {head} & \\\\", "\\midrule"]
+             f"$f$}} & \\multicolumn{{{len(factors)}}}{{c}}{{boundary, growth factor}} \\\\",
+             " & " + " & ".join(f"${f:g}$" for f in fracs) + " & " + " & ".join(factors)
+             + " \\\\", "\\midrule"]
     for c in summary["conditions"]:
         votes = " & ".join(f"{g}/{n}" for _, g, n in c["boundary"]["votes"])
-        lines.append(f"{_label(c)} & {votes} & {fmt_interval(c['boundary'])} \\\\")
+        bounds = [c["boundary"], *c["boundary_by_factor"].values()]
+        lines.append(f"{_label(c)} & {votes} & " + " & ".join(fmt_interval(b) for b in bounds)
+                     + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]
     return "\n".join(lines) + "\n"
