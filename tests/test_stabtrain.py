@@ -34,6 +34,7 @@ ST = {"shards": 1, "eps": 1e-16, "dtype": "float64", "log_every": 10, "diverge_n
       "noise": {"beta1": 0.5, "fractions": [-0.5, 0.5], "batch_sizes": [None, 16],
                 "weight_decays": [0.0, 0.1, 1.0], "seeds": [0, 1], "steps": 30},
       "speed": {"beta1": 0.9, "beta2_max": 0.999, "points": 4, "seeds": [0, 1], "steps": 30,
+                "n_train": 8, "block_size": 6,
                 "eval_every": 10, "bootstrap": 200, "bootstrap_seed": 0}}
 
 
@@ -60,6 +61,8 @@ def test_normal_points_cross_c_zero_along_its_gradient():
 def test_band_fractions_and_speed_points():
     assert stt.band_beta2(0.5, 0.0) == pytest.approx(0.25)
     assert stt.band_beta2(0.5, 1.0) == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match=r"band fraction -2 at beta1=0.3 gives beta2=-0.083"):
+        stt.band_beta2(0.3, -2)
     b2 = stt.speed_beta2s(0.9, 0.999, 4)
     c = [stt.paper_c(0.9, b) for b in b2]
     assert c == pytest.approx([stt.paper_c(0.9, 0.999) * k / 4 for k in range(1, 5)])
@@ -82,6 +85,7 @@ def test_run_configs_of_each_experiment():
     assert noise["batch16_f-0.5_s1"]["batch_size"] == 16
     speed = stt.runs(ST, "speed")
     assert len(speed) == 8 and speed["k00_s1"]["eval_every"] == 10
+    assert speed["k00_s1"]["n_train"] == 8 and speed["k00_s1"]["model"]["block_size"] == 6
     with pytest.raises(ValueError, match="experiment must be one of"):
         stt.runs(ST, "nope")
 

@@ -37,8 +37,15 @@ def paper_beta2(beta1: float) -> float:
 
 
 def band_beta2(beta1: float, fraction: float) -> float:
-    """beta at band fraction ``fraction``: gamma^2 + f (gamma/(2-gamma) - gamma^2)."""
-    return beta1 * beta1 + fraction * (paper_beta2(beta1) - beta1 * beta1)
+    """beta at band fraction ``fraction``: gamma^2 + f (gamma/(2-gamma) - gamma^2).
+
+    Raises ``ValueError`` if that beta is outside (0, 1).
+    """
+    beta2 = beta1 * beta1 + fraction * (paper_beta2(beta1) - beta1 * beta1)
+    if not 0.0 < beta2 < 1.0:
+        raise ValueError(f"band fraction {fraction} at beta1={beta1} gives beta2={beta2:.4g}, "
+                         "outside (0, 1)")
+    return beta2
 
 
 def paper_c(beta1: float, beta2: float) -> float:
@@ -139,8 +146,15 @@ def noise_runs(st: dict) -> dict[str, dict]:
 
 
 def speed_runs(st: dict) -> dict[str, dict]:
-    """Run id ``k<index>_s<seed>`` -> config (Shakespeare, evaluated every eval_every)."""
+    """Run id ``k<index>_s<seed>`` -> config (Shakespeare, evaluated every eval_every).
+
+    The speed section's ``n_train`` and ``block_size`` replace the task's (more training text,
+    so that the held-out loss does not bottom out within a few evaluations).
+    """
     sp = st["speed"]
+    shakespeare = {**st["tasks"]["shakespeare"], "n_train": sp["n_train"],
+                   "block_size": sp["block_size"]}
+    st = {**st, "tasks": {**st["tasks"], "shakespeare": shakespeare}}
     beta2s = speed_beta2s(sp["beta1"], sp["beta2_max"], sp["points"])
     return {f"k{k:02d}_s{s}": train_config(st, "shakespeare", sp["beta1"], b2, s, sp["steps"],
                                            eval_every=sp["eval_every"])
