@@ -50,13 +50,23 @@ def macros(summary: dict, st: dict) -> dict[str, str]:
     for letter, c in zip(letters, summary["conditions"], strict=False):
         out[f"StabNoiseCond{letter}"] = _label(c)
         out[f"StabNoiseBoundary{letter}"] = fmt_interval(c["boundary"])
-    moved = [c for c in summary["conditions"][1:]
-             if (c["boundary"]["low"], c["boundary"]["high"])
-             != (summary["conditions"][0]["boundary"]["low"],
-                 summary["conditions"][0]["boundary"]["high"])]
-    out["StabNoiseMoved"] = str(len(moved))
+    out["StabNoiseMoved"] = str(moved(summary["conditions"], lambda c: c["boundary"]))
+    factors = list(summary["conditions"][0]["boundary_by_factor"])
+    out["StabNoiseSensFactors"] = ", ".join(factors)
+    out["StabNoiseSensMoved"] = ", ".join(
+        str(moved(summary["conditions"], lambda c, f=f: c["boundary_by_factor"][f]))
+        for f in factors)
     out["StabNoiseOthers"] = str(len(summary["conditions"]) - 1)
     return out
+
+
+def moved(conditions: list[dict], boundary) -> int:
+    """How many conditions after the first (full batch) have another boundary interval."""
+    def key(c):
+        b = boundary(c)
+        return b["low"], b["high"]
+
+    return sum(key(c) != key(conditions[0]) for c in conditions[1:])
 
 
 def table(summary: dict) -> str:

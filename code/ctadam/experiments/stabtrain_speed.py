@@ -6,8 +6,8 @@ the runs' best held-out losses, so every run reaches it (a rule fixed before any
 depends on no C). Steps to target: the first evaluation step whose held-out loss is at or
 below the target. Numbers: Spearman's rank correlation between C and the steps over all runs
 (seeds pooled) with a percentile bootstrap interval (runs resampled with replacement), and
-whether the seed-mean steps fall monotonically as C grows (the count of adjacent C values
-where the mean rises).
+whether the seed-mean steps fall monotonically as C grows (``monotone``: no adjacent pair of
+C values where the mean rises; the counts of rises and falls are kept).
 """
 
 import math
@@ -64,7 +64,9 @@ def summarize(runs: list[dict], st: dict) -> dict:
         s = [r["steps_to_target"] for r in rows if round(r["c"], 12) == c]
         per_c.append({"c": c, "mean": float(np.mean(s)), "std": float(np.std(s, ddof=1))
                       if len(s) > 1 else math.nan, "n": len(s)})
-    rises = sum(b["mean"] > a["mean"] for a, b in zip(per_c, per_c[1:], strict=False))
+    pairs = list(zip(per_c, per_c[1:], strict=False))
+    rises = sum(b["mean"] > a["mean"] for a, b in pairs)
+    falls = sum(b["mean"] < a["mean"] for a, b in pairs)
     x = [r["c"] for r in rows]
     rho, lo, hi = bootstrap_spearman(x, [r["steps_to_target"] for r in rows],
                                      sp["bootstrap"], sp["bootstrap_seed"])
@@ -73,7 +75,8 @@ def summarize(runs: list[dict], st: dict) -> dict:
     return {"experiment": "speed", "beta1": sp["beta1"], "target": target, "runs": rows,
             "per_c": per_c, "spearman": {"rho": rho, "low": lo, "high": hi},
             "spearman_best_loss": {"rho": rho_loss, "low": lo_loss, "high": hi_loss},
-            "rises": rises, "monotone": rises == 0, "eval_every": sp["eval_every"],
+            "rises": rises, "falls": falls, "pairs": len(pairs), "monotone": rises == 0,
+            "eval_every": sp["eval_every"],
             "steps": sp["steps"], "seeds": len(sp["seeds"])}
 
 
@@ -91,7 +94,8 @@ def macros(summary: dict, st: dict) -> dict[str, str]:
             "StabSpeedRhoHigh": f"{s['high']:.2f}",
             "StabSpeedLossRho": f"{b['rho']:.2f}", "StabSpeedLossRhoLow": f"{b['low']:.2f}",
             "StabSpeedLossRhoHigh": f"{b['high']:.2f}",
-            "StabSpeedRises": str(summary["rises"]),
+            "StabSpeedRises": str(summary["rises"]), "StabSpeedFalls": str(summary["falls"]),
+            "StabSpeedPairs": str(summary["pairs"]),
             "StabSpeedMonotone": "yes" if summary["monotone"] else "no",
             "StabSpeedBootstrap": str(st["speed"]["bootstrap"])}
 

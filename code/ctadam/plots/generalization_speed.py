@@ -27,7 +27,8 @@ def plot(summary: dict, out) -> None:
                 color="tab:blue", marker="o", ms=3, lw=1, capsize=2, label="mean $\\pm$ std")
     s = summary["spearman"]
     ax.set_title(f"Spearman {s['rho']:.2f} [{s['low']:.2f}, {s['high']:.2f}] (95% bootstrap); "
-                 f"monotone: {'yes' if summary['monotone'] else 'no'}", fontsize=7)
+                 f"mean falls/rises at {summary['falls']}/{summary['rises']} of {summary['pairs']} "
+                 "steps in C", fontsize=7)
     ax.set_xlabel(f"$C$ (at $\\gamma={summary['beta1']:g}$)")
     ax.set_ylabel(f"steps to held-out loss {summary['target']:.3f}")
     ax.legend(frameon=False)

@@ -16,7 +16,7 @@ from ctadam.plots import style
 
 ZONE_STYLE = {"outside both": ("tab:red", "o"), "band": ("tab:orange", "s"),
               "inside both": ("tab:blue", "^")}
-TASK_NAME = {"mnist1d": "MNIST-1D MLP", "shakespeare": "Shakespeare transformer"}
+TASK_NAME = {"mnist1d": "MNIST-1D MLP", "shakespeare": "Shakespeare"}
 
 
 def zone(p: dict) -> str:
@@ -48,7 +48,7 @@ def plot(summary: dict, out) -> None:
             ax.plot([0, top], [0, top], color="0.3", lw=0.8, ls="--", label="slope = prediction")
             a = t["agreement"]["end"][pred]
             ax.set_title(f"{TASK_NAME[task]}: gain {a['gain']:.2f}, median ratio "
-                         f"{a['ratio_median']:.2f} ({a['points']} points)")
+                         f"{a['ratio_median']:.2f}", fontsize=7)
             ax.set_xlabel(label)
             ax.set_ylabel(r"measured slope of $\ln\|u_n\|_\infty$")
     axes[0][0].legend(loc="upper left", frameon=False)

@@ -31,11 +31,11 @@ def plot(summary: dict, out) -> None:
         ax.axhline(1.0, color="k", lw=0.9, ls="--", label=r"paper $C=0$ ($f=1$)")
         ax.axhspan(0.0, 1.0, color="0.9", zorder=0, label="band")
         c = t["counts"]["band"]
-        ax.set_title(f"{TASK_NAME[task]}: band cells bounded {c['bounded']}, "
-                     f"growing {c['growing']}")
+        ax.set_title(f"{TASK_NAME[task]}: band {c['bounded']} bounded, {c['growing']} growing",
+                     fontsize=7)
         ax.set_xlabel(r"$\gamma$ (= torch beta1)")
-        ax.set_ylabel(r"band fraction $f=(\beta-\gamma^2)/(\gamma/(2-\gamma)-\gamma^2)$")
         ax.legend(loc="lower right", frameon=False, fontsize=6)
+    axes[0][0].set_ylabel(r"band fraction $f=(\beta-\gamma^2)/(\gamma/(2-\gamma)-\gamma^2)$")
     fig.colorbar(sc, ax=axes[0].tolist(), label="fraction of seeds growing")
     style.save(fig, out)
 
