@@ -48,11 +48,13 @@ def test_diverged_run_is_data_not_a_crash():
     assert np.isinf(out["peak_u"][0]) and np.isinf(out["growth"][0])
 
 
-def test_empirical_boundary():
+def test_empirical_boundary_ignores_threshold_crossings_inside_the_exact_region():
     axis = np.array([0.1, 0.2, 0.3, 0.4])
     stable = np.array([[True, True, True, True], [False, True, False, True],
-                       [True, True, True, False]])
-    assert lr.empirical_boundary(stable, axis) == [0.1, 0.4, None]
+                       [False, True, True, False]])
+    exact = np.array([[False, False, True, True], [False, False, False, True],
+                      [False, False, True, True]])
+    assert lr.empirical_boundary(stable, exact, axis) == [0.1, 0.4, 0.2]
 
 
 def test_family_run_summary_numbers(tmp_path):

@@ -151,16 +151,16 @@ def run(cfg: dict) -> dict:
             "theta0_inf_norm": float(np.abs(theta0).max())}
 
 
-def empirical_boundary(stable: np.ndarray, beta2_axis: np.ndarray) -> list:
-    """Per beta1 row, the smallest grid beta2 from which every larger beta2 is stable
-    (None when the largest beta2 is itself unstable)."""
+def empirical_boundary(stable: np.ndarray, exact: np.ndarray, beta2_axis: np.ndarray) -> list:
+    """Per beta1 row, the grid beta2 just above the highest unstable run outside the exact
+    region (the smallest beta2 when none is unstable there). Runs inside the exact region that
+    cross the threshold (where B_inf itself is above it) are counted by :func:`classify` as
+    ``unstable_inside_exact``, not drawn as a boundary."""
     out = []
-    for row in stable:
-        if not row[-1]:
-            out.append(None)
-            continue
-        unstable = np.flatnonzero(~row)
-        out.append(float(beta2_axis[unstable[-1] + 1] if unstable.size else beta2_axis[0]))
+    for row, inside in zip(stable, exact, strict=True):
+        unstable = np.flatnonzero(~row & ~inside)
+        top = unstable[-1] + 1 if unstable.size else 0
+        out.append(float(beta2_axis[min(top, beta2_axis.size - 1)]))
     return out
 
 
@@ -188,7 +188,7 @@ def summarize(record: dict) -> dict:
         per_lr.append({
             "lr": entry["lr"], "travel": entry["travel"],
             "main": classify(main, exact, paper, band) | {
-                "boundary": empirical_boundary(main, b2_axis)},
+                "boundary": empirical_boundary(main, exact, b2_axis)},
             "sensitivity": [{"u_threshold": u} | classify(peak_u <= u, exact, paper, band)
                             for u in cfg["sensitivity_u"]],
             "growth_criterion": classify(growth <= cfg["growth_threshold"], exact, paper, band),
@@ -233,7 +233,6 @@ def numbers(summary: dict) -> dict[str, str]:
         out[f"LrRegionStableBand{end}"] = _pct(main["stable_in_band"])
         out[f"LrRegionAgreeExact{end}"] = _pct(main["agree_exact"])
         out[f"LrRegionAgreePaper{end}"] = _pct(main["agree_paper"])
-        out[f"LrRegionStableFraction{end}"] = _pct(main["stable_fraction"])
         out[f"LrRegionGrowthStableOutside{end}"] = _pct(
             entry["growth_criterion"]["stable_outside_exact"])
         outside = [s["stable_outside_exact"] for s in entry["sensitivity"]]

@@ -334,8 +334,8 @@ def table(summary: dict, rule_p_max: float) -> str:
     the agreement; the row of the rule's own threshold ``rule_p_max`` is marked.
     """
     lines = ["\\begin{tabular}{lrrrrr}", "\\toprule",
-             " & \\multicolumn{2}{c}{inside ($\\beta^2<\\gamma$)} & "
-             "\\multicolumn{2}{c}{outside ($\\beta^2\\ge\\gamma$)} & \\\\",
+             " & \\multicolumn{2}{c}{inside ($\\gamma^2<\\beta$)} & "
+             "\\multicolumn{2}{c}{outside ($\\gamma^2\\ge\\beta$)} & \\\\",
              "\\cmidrule(lr){2-3}\\cmidrule(lr){4-5}",
              "$p_{\\max}$ & stable & unstable & stable & unstable & agreement \\\\",
              "\\midrule"]
@@ -357,7 +357,7 @@ def eps_table(summary: dict, sweep_cfg: dict) -> str:
     eps_sorted = sorted(panel["eps"])
     head = " & ".join(f"$\\epsilon={io.latex_sci(e)}$" for e in eps_sorted)
     lines = ["\\begin{tabular}{l" + "r" * len(eps_sorted) + "}", "\\toprule",
-             f"$\\gamma$ ($\\beta={panel['beta']:g}$) & {head} \\\\", "\\midrule"]
+             f"$\\beta$ ($\\gamma={panel['beta']:g}$) & {head} \\\\", "\\midrule"]
     for g in sorted(panel["gammas"]):
         cells = []
         for e in eps_sorted:

@@ -3,7 +3,8 @@
 Reads the summary of :mod:`ctadam.experiments.lr_region` only. One panel per learning rate:
 log10 of the peak update max_n ||u_n||_inf over the (gamma, beta) grid (paper letters: gamma =
 torch beta1 on the horizontal axis, beta = torch beta2 vertically), the exact boundary
-beta = gamma^2, the paper's C = 0 and the empirical boundary of the stated criterion. Last
+beta = gamma^2, the paper's C = 0 and the empirical boundary of the stated criterion (top of
+the unstable runs outside the exact region). Last
 panel: the share of grid points outside the exact region that are empirically stable, against
 the learning rate, for every threshold and for the parameter-growth criterion.
 
@@ -39,11 +40,8 @@ def draw(summary: dict):
         ax.plot(b1, summary["exact_boundary"], "k-", lw=1.0, label=r"exact $\beta=\gamma^2$")
         ax.plot(b1, summary["paper_boundary"], "--", color="C3", lw=1.0,
                 label=r"paper $C=0$")
-        edge = [(x, y) for x, y in zip(b1, entry["main"]["boundary"], strict=True)
-                if y is not None]
-        if edge:
-            ax.step(*zip(*edge, strict=True), where="mid", color="w", lw=1.0,
-                    label=rf"empirical ($\max\|u\|_\infty\leq{cfg['u_threshold']:g}$)")
+        ax.step(b1, entry["main"]["boundary"], where="mid", color="w", lw=1.0,
+                label=rf"empirical ($\max\|u\|_\infty\leq{cfg['u_threshold']:g}$)")
         ax.set(xlim=(b1[0], b1[-1]), ylim=(b2[0], b2[-1]), xlabel=r"$\gamma$ (torch $\beta_1$)",
                ylabel=r"$\beta$ (torch $\beta_2$)",
                title=rf"$\eta$ = {entry['lr']:g} ($\eta N/\|\theta_0\|_\infty$ = "

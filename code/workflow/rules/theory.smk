@@ -85,7 +85,11 @@ rule theory_stability_region:
 
 rule theory_region_table:
     output:
-        "paper/generated/region_table.tex",
+        report(
+            "paper/generated/region_table.tex",
+            caption="../../../report/region_table.rst",
+            category="Stability",
+        ),
     log:
         "logs/theory_region_table/theory_region_table.log",
     benchmark:
