@@ -38,7 +38,7 @@ def summarize(runs: list[dict], st: dict) -> dict:
 
 def _label(c: dict) -> str:
     if c["weight_decay"]:
-        return f"AdamW $\\lambda={c['weight_decay']:g}$, full batch"
+        return f"AdamW $\\lambda={c['weight_decay']:g}$"
     return "full batch" if c["batch_size"] is None else f"batch {c['batch_size']}"
 
 
