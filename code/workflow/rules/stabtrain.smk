@@ -84,7 +84,11 @@ rule stabtrain_summary:
     output:
         summary="data/stabtrain/{exp}/summary.json",
         macros="paper/generated/numbers_stab{exp}.tex",
-        table="paper/generated/stab_{exp}_table.tex",
+        table=report(
+            "paper/generated/stab_{exp}_table.tex",
+            caption="../../../report/stabtrain_table.rst",
+            category="Stability",
+        ),
     log:
         "logs/stabtrain_summary/{exp}.log",
     benchmark:
@@ -100,7 +104,11 @@ rule stabtrain_figure:
     input:
         lambda w: f"data/stabtrain/{STAB_FIGURE_EXP[w.figure]}/summary.json",
     output:
-        pdf="figures/{figure}.pdf",
+        pdf=report(
+            "figures/{figure}.pdf",
+            caption="../../../report/stabtrain_figure.rst",
+            category="Stability",
+        ),
         png="figures/{figure}.png",
     wildcard_constraints:
         figure="|".join(STAB_FIGURES.values()),
