@@ -33,8 +33,8 @@ def plot(summary: dict, out) -> None:
     ax.axvspan(0.0, 1.0, color="0.9", zorder=0)
     ax.set_xlabel(r"band fraction $f$ (0: $\beta=\gamma^2$, 1: $C=0$)")
     ax.set_ylabel("fraction of seeds growing")
-    ax.set_title(f"MNIST-1D, $\\gamma={summary['beta1']:g}$, {summary['seeds']} seeds "
-                 "(lines offset slightly)")
+    ax.set_title(f"MNIST-1D, $\\gamma={summary['beta1']:g}$, {summary['seeds']} seeds, growth "
+                 f"factor {summary['growth_factor']:g} (lines offset slightly)", fontsize=7)
     ax.legend(frameon=False, fontsize=6)
     style.save(fig, out)
 
