@@ -29,6 +29,7 @@ include: "code/workflow/rules/bench.smk"
 include: "code/workflow/rules/theory.smk"
 include: "code/workflow/rules/data.smk"
 include: "code/workflow/rules/sweep.smk"
+include: "code/workflow/rules/stabtrain.smk"
 include: "code/workflow/rules/normalization.smk"
 include: "code/workflow/rules/paper.smk"
 

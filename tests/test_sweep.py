@@ -8,7 +8,8 @@ import pytest
 from conftest import write_fake_mnist1d
 
 from ctadam import io
-from ctadam.experiments import sweep
+from ctadam.experiments import shards, sweep
+from ctadam.experiments.shards import shard_of
 from ctadam.plots import stability_sweep
 from ctadam.theory.stability import bound_n
 from ctadam.train import run
@@ -142,22 +143,26 @@ def test_sensitivity_checks_replay_and_thresholds():
 def test_bound_violation_fails_loudly(tmp_path, capsys):
     with pytest.raises(sweep.BoundViolation, match="b0.9_g0.99_e1e-16"):
         sweep.aggregate(grid_records(violate=True), 1e-16, 1e-6)
-    paths = []
     for i, rec in enumerate(grid_records(violate=True)):
-        paths.append(str(io.write_json_atomic(tmp_path / f"r{i}.json", rec)))
-    args = ["aggregate", "--records", *paths, "--sweep-json", json.dumps(SWEEP),
+        io.write_json_atomic(tmp_path / "shard0" / f"r{i}.json", rec)
+    settings = str(io.write_json_atomic(tmp_path / "sweep.json", SWEEP))
+    args = ["aggregate", "--shards", str(tmp_path / "shard0"), "--settings", settings,
             "--out", str(tmp_path / "s.json"), "--macros", str(tmp_path / "m.tex"),
             "--table", str(tmp_path / "t.tex"), "--eps-table", str(tmp_path / "e.tex")]
     assert sweep.main(args) == 1
     assert "HARD PROPERTY VIOLATED" in capsys.readouterr().err
     assert not (tmp_path / "s.json").exists()
+    with pytest.raises(ValueError, match="no records"):
+        sweep.read_shards([str(tmp_path / "empty")])
 
 
 def test_cli_writes_summary_macros_table_and_figure(tmp_path):
-    paths = [str(io.write_json_atomic(tmp_path / f"r{i}.json", rec))
-             for i, rec in enumerate(grid_records())]
+    for i, rec in enumerate(grid_records()):  # two shard directories
+        io.write_json_atomic(tmp_path / f"shard{i % 2}" / f"r{i}.json", rec)
+    settings = str(io.write_json_atomic(tmp_path / "sweep.json", SWEEP))
     out = tmp_path / "s.json"
-    assert sweep.main(["aggregate", "--records", *paths, "--sweep-json", json.dumps(SWEEP),
+    assert sweep.main(["aggregate", "--shards", str(tmp_path / "shard0"),
+                       str(tmp_path / "shard1"), "--settings", settings,
                        "--out", str(out), "--macros", str(tmp_path / "m.tex"),
                        "--table", str(tmp_path / "t.tex"),
                        "--eps-table", str(tmp_path / "e.tex")]) == 0
@@ -169,9 +174,29 @@ def test_cli_writes_summary_macros_table_and_figure(tmp_path):
     assert "\\newcommand{\\SweepSensPmaxList}{1, 2, 4, 8}" in macros
     eps_tex = (tmp_path / "e.tex").read_text()
     assert "0.7 (outside)" in eps_tex and "0.99 (inside)" in eps_tex
-    stability_sweep.main(["--summary", str(out), "--sweep-json", json.dumps(SWEEP),
+    stability_sweep.main(["--summary", str(out), "--settings", settings,
                           "--out", str(tmp_path / "fig.pdf")])
     assert (tmp_path / "fig.pdf").stat().st_size > 0 and (tmp_path / "fig.png").exists()
+
+
+def test_shards_split_and_batched_records_equal_single_runs(tmp_path, tiny_data):
+    runs = {f"r{i}": i for i in range(7)}
+    parts = [shard_of(runs, 3, k) for k in range(3)]
+    assert sorted(k for p in parts for k in p) == sorted(runs) and list(parts[1]) == ["r1", "r4"]
+    with pytest.raises(ValueError, match=r"index must be in \[0, 3\)"):
+        shard_of(runs, 3, 3)
+    configs = sweep.run_configs({**SWEEP, "steps": 20}, tiny_data)
+    shard = shard_of(configs, 2, 0)
+    path = io.write_json_atomic(tmp_path / "shard.json", shard)
+    assert shards.main(["--shard", str(path), "--out", str(tmp_path / "out"),
+                        "--threads", "1", "--device", "cpu"]) == 0
+    rid = sorted(shard)[-1]
+    alone = run(shard[rid])
+    batched = io.read_json(tmp_path / "out" / f"{rid}.json")
+    for rec in (alone, batched):
+        rec.pop("timing")
+    assert json.dumps(io.read_json(io.write_json_atomic(tmp_path / "a.json", alone)),
+                      sort_keys=True) == json.dumps(batched, sort_keys=True)
 
 
 @pytest.fixture

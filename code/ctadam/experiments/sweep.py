@@ -26,24 +26,24 @@ Per run the aggregation computes
   \cref{eq:bound-n}. The hard property is that this never exceeds 1 (+ a float tolerance);
   :func:`check_bound` raises :class:`BoundViolation` otherwise and the CLI exits non-zero.
 
-CLI::
+The runs are trained in shards (:mod:`ctadam.experiments.shards`); :func:`run_configs` and
+everything above :func:`max_growth_rate` import neither torch nor numpy (the rule file uses
+them at parse time).
 
-    python -m ctadam.experiments.sweep aggregate --records R1.json R2.json ... \
-        --sweep-json '{...}' --out summary.json --macros numbers_sweep.tex --table table.tex \\
-        --eps-table eps.tex
+CLI (``--settings``: the workflow's ``sweep`` section as a JSON file; ``--shards``: directories
+of records)::
+
+    python -m ctadam.experiments.sweep aggregate --shards DIR1 DIR2 ... --settings sweep.json \
+        --out summary.json --macros numbers_sweep.tex --table table.tex --eps-table eps.tex
 """
 
 import argparse
-import json
 import math
 import sys
-
-import numpy as np
+from pathlib import Path
 
 from ctadam import io
 from ctadam.checks import check_real
-from ctadam.monitor import first_flag, fit_growth
-from ctadam.theory.stability import bound_inf, bound_n, growth_rate, in_stable_region
 
 
 class BoundViolation(AssertionError):
@@ -89,6 +89,8 @@ def max_growth_rate(steps, norms, window: int) -> float:
 
     Runs too short for one window are fitted whole (at least 3 points), else NaN.
     """
+    from ctadam.monitor import fit_growth
+
     bad = [i for i, v in enumerate(norms) if not (math.isfinite(v) and v > 0)]
     end = bad[0] if bad else len(norms)
     steps, norms = steps[:end], norms[:end]
@@ -111,6 +113,8 @@ def unstable_by_p_max(record: dict, p_max_values) -> dict[str, bool]:
     Raises ``ValueError`` if the replay at the run's own ``monitor.max_loglog_slope`` does
     not give the step its monitor flagged (the replay would then not be the monitor's rule).
     """
+    from ctadam.monitor import first_flag
+
     mon = record["config"]["monitor"]
     steps, norms = record["log"]["step"], record["log"]["param_norm"]
     own = first_flag(steps, norms, mon["window"], mon["max_loglog_slope"])
@@ -124,6 +128,10 @@ def unstable_by_p_max(record: dict, p_max_values) -> dict[str, bool]:
 
 def summarize_run(record: dict, p_max_values=()) -> dict:
     """The per-run numbers of the sweep (see the module docstring)."""
+    import numpy as np
+
+    from ctadam.theory.stability import bound_inf, bound_n, growth_rate, in_stable_region
+
     cfg = record["config"]
     (beta, gamma), eps = cfg["optimizer"]["betas"][0], cfg["optimizer"]["eps"]
     u_max = np.asarray(record["per_step"]["update_max_abs"], dtype=float)
@@ -152,7 +160,9 @@ def summarize_run(record: dict, p_max_values=()) -> dict:
     }
 
 
-def _nanmax(a: np.ndarray) -> float:
+def _nanmax(a) -> float:
+    import numpy as np
+
     a = a[np.isfinite(a)]
     return float(a.max()) if a.size else math.nan
 
@@ -237,6 +247,8 @@ def aggregate(records: list[dict], grid_eps: float, tolerance: float,
 
 
 def _median(xs: list[float]) -> float:
+    import numpy as np
+
     return float(np.median(xs)) if xs else math.nan
 
 
@@ -358,20 +370,28 @@ def eps_table(summary: dict, sweep_cfg: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def read_shards(dirs) -> list[dict]:
+    """Every record ``*.json`` in the shard directories ``dirs``, in sorted file order."""
+    paths = sorted(p for d in dirs for p in Path(d).glob("*.json"))
+    if not paths:
+        raise ValueError(f"no records (*.json) in the shard directories {list(dirs)}")
+    return [io.read_json(p) for p in paths]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ctadam.experiments.sweep")
     sub = parser.add_subparsers(dest="cmd", required=True)
     agg = sub.add_parser("aggregate", help="records -> summary JSON, macros, table")
-    agg.add_argument("--records", nargs="+", required=True)
-    agg.add_argument("--sweep-json", required=True,
-                     help="the sweep section of the workflow config, as a JSON string")
+    agg.add_argument("--shards", nargs="+", required=True, help="directories of records")
+    agg.add_argument("--settings", required=True,
+                     help="the sweep section of the workflow config (JSON file)")
     agg.add_argument("--out", required=True)
     agg.add_argument("--macros", required=True)
     agg.add_argument("--table", required=True, help="classification table (.tex)")
     agg.add_argument("--eps-table", required=True, help="eps panel table (.tex)")
     args = parser.parse_args(argv)
-    sweep_cfg = json.loads(args.sweep_json)
-    records = [io.read_json(p) for p in args.records]
+    sweep_cfg = io.read_json(args.settings)
+    records = read_shards(args.shards)
     try:
         summary = aggregate(records, sweep_cfg["eps"], sweep_cfg["bound_tolerance"],
                             sweep_cfg["sensitivity_p_max"])

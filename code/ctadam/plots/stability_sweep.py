@@ -9,12 +9,11 @@ and marks on the cells measured unstable; (c) :math:`r_{\max}` against the predi
 rate :math:`\rho`; (d) the largest update coordinate of each run inside the region against
 :math:`B_\infty`; (e) the eps panel: max RMS update along one row of the grid for several eps.
 
-Usage: ``python -m ctadam.plots.stability_sweep --summary S.json --sweep-json '{...}'
---out figures/stability_sweep.pdf``
+Usage: ``python -m ctadam.plots.stability_sweep --summary S.json --settings sweep.json
+--out figures/stability_sweep.pdf`` (``--settings``: the workflow's ``sweep`` section, JSON)
 """
 
 import argparse
-import json
 import math
 
 import numpy as np
@@ -132,10 +131,10 @@ def plot(summary: dict, sweep_cfg: dict, out) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ctadam.plots.stability_sweep")
     parser.add_argument("--summary", required=True)
-    parser.add_argument("--sweep-json", required=True, help="sweep config as a JSON string")
+    parser.add_argument("--settings", required=True, help="the sweep section (JSON file)")
     parser.add_argument("--out", required=True, help="PDF path (a PNG is written beside it)")
     args = parser.parse_args(argv)
-    plot(io.read_json(args.summary), json.loads(args.sweep_json), args.out)
+    plot(io.read_json(args.summary), io.read_json(args.settings), args.out)
     return 0
 
 

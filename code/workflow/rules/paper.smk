@@ -23,6 +23,7 @@ PAPER_SECTIONS = [
     "kadam_optimizer",
     "experiments_overview",
     "stability_sweep",
+    "stability_training",
     "normalization",
     "results",
     "limitations",

@@ -1,53 +1,79 @@
 # Rules of the sweep family: Adam's (beta, gamma) stability sweep (Claim 1).
 #
-# One job per training run (wildcard `run`, e.g. b0.9_g0.7_e1e-16), configs generated from
-# config["sweep"] by ctadam.experiments.sweep; the aggregation reads every record, checks the
-# hard property "no update coordinate above B_n inside the region" (non-zero exit if violated)
-# and writes the summary, the number macros and the classification table (one row per
-# threshold p_max of config["sweep"]["sensitivity_p_max"], replayed on the logged norms, so
-# changing those thresholds never retrains); the figure is drawn from the summary alone, so
-# restyling it never retrains. The harness writes the macros naming its networks.
+# The runs (configs from config["sweep"] by ctadam.experiments.sweep, ids such as
+# b0.9_g0.7_e1e-16) are trained in config["sweep"]["shards"] batched jobs, many runs per
+# process (ctadam.experiments.shards), each run still writing its own record. The aggregation
+# reads every record, checks the hard property "no update coordinate above B_n inside the
+# region" (non-zero exit if violated) and writes the summary, the number macros and the
+# classification table (one row per threshold p_max of config["sweep"]["sensitivity_p_max"],
+# replayed on the logged norms, so changing those thresholds never retrains); the figure is
+# drawn from the summary alone, so restyling it never retrains. The harness writes the macros
+# naming its networks.
 
-import json
-
+from ctadam.experiments.shards import shard_of
 from ctadam.experiments.sweep import run_configs
+from ctadam.io import write_json_atomic
 
 SWEEP = config["sweep"]
 SWEEP_DATA = "data/mnist1d/mnist1d.npz"
 SWEEP_RUNS = run_configs(SWEEP, SWEEP_DATA)
-SWEEP_JSON = json.dumps(SWEEP, sort_keys=True)
+SWEEP_SHARDS = range(SWEEP["shards"])
+SWEEP_SETTINGS = "data/sweep/settings.json"
 SWEEP_SUMMARY = "data/sweep/summary.json"
 
 
-wildcard_constraints:
-    run=r"b[0-9.e+-]+_g[0-9.e+-]+_e[0-9.e+-]+",
+rule sweep_settings:
+    output:
+        SWEEP_SETTINGS,
+    params:
+        settings=SWEEP,
+    log:
+        "logs/sweep_settings/sweep_settings.log",
+    benchmark:
+        "benchmarks/sweep_settings/sweep_settings.tsv"
+    threads: 1
+    run:
+        write_json_atomic(output[0], params.settings)
+
+
+rule sweep_config:
+    output:
+        "data/runs/sweep/configs/shard{shard}.json",
+    params:
+        runs=lambda wildcards: shard_of(SWEEP_RUNS, SWEEP["shards"], int(wildcards.shard)),
+    log:
+        "logs/sweep_config/shard{shard}.log",
+    benchmark:
+        "benchmarks/sweep_config/shard{shard}.tsv"
+    threads: 1
+    run:
+        write_json_atomic(output[0], params.runs)
 
 
 rule sweep_run:
     input:
-        SWEEP_DATA,
+        shard="data/runs/sweep/configs/shard{shard}.json",
+        data=SWEEP_DATA,
     output:
-        config="data/runs/sweep/configs/{run}.json",
-        record="data/runs/sweep/{run}.json",
+        directory("data/runs/sweep/shard{shard}"),
     params:
-        cfg=lambda wildcards: json.dumps(SWEEP_RUNS[wildcards.run], sort_keys=True),
         device=config["device"],
     log:
-        "logs/sweep_run/{run}.log",
+        "logs/sweep_run/shard{shard}.log",
     benchmark:
-        "benchmarks/sweep_run/{run}.tsv"
+        "benchmarks/sweep_run/shard{shard}.tsv"
     threads: 1
     resources:
-        mem_mb=600,
+        mem_mb=800,
     shell:
-        "printf '%s\\n' '{params.cfg}' > {output.config}"
-        " && {PY} ctadam.train --config {output.config} --out {output.record}"
+        "{PY} ctadam.experiments.shards --shard {input.shard} --out {output}"
         " --threads {threads} --device {params.device} > {log} 2>&1"
 
 
 rule sweep_aggregate:
     input:
-        expand("data/runs/sweep/{run}.json", run=sorted(SWEEP_RUNS)),
+        shards=expand("data/runs/sweep/shard{shard}", shard=SWEEP_SHARDS),
+        settings=SWEEP_SETTINGS,
     output:
         summary=SWEEP_SUMMARY,
         macros="paper/generated/numbers_sweep.tex",
@@ -61,22 +87,21 @@ rule sweep_aggregate:
             caption="../../../report/sweep_eps_panel.rst",
             category="Stability",
         ),
-    params:
-        sweep=SWEEP_JSON,
     log:
         "logs/sweep_aggregate/sweep_aggregate.log",
     benchmark:
         "benchmarks/sweep_aggregate/sweep_aggregate.tsv"
     threads: 1
     shell:
-        "{PY} ctadam.experiments.sweep aggregate --records {input} --sweep-json '{params.sweep}'"
-        " --out {output.summary} --macros {output.macros} --table {output.table}"
-        " --eps-table {output.eps_table} > {log} 2>&1"
+        "{PY} ctadam.experiments.sweep aggregate --shards {input.shards}"
+        " --settings {input.settings} --out {output.summary} --macros {output.macros}"
+        " --table {output.table} --eps-table {output.eps_table} > {log} 2>&1"
 
 
 rule sweep_figure:
     input:
-        SWEEP_SUMMARY,
+        summary=SWEEP_SUMMARY,
+        settings=SWEEP_SETTINGS,
     output:
         pdf=report(
             "figures/stability_sweep.pdf",
@@ -84,15 +109,13 @@ rule sweep_figure:
             category="Stability",
         ),
         png="figures/stability_sweep.png",
-    params:
-        sweep=SWEEP_JSON,
     log:
         "logs/sweep_figure/stability_sweep.log",
     benchmark:
         "benchmarks/sweep_figure/stability_sweep.tsv"
     threads: 1
     shell:
-        "{PY} ctadam.plots.stability_sweep --summary {input} --sweep-json '{params.sweep}'"
+        "{PY} ctadam.plots.stability_sweep --summary {input.summary} --settings {input.settings}"
         " --out {output.pdf} > {log} 2>&1"
 
 
