@@ -13,13 +13,12 @@ META_ADAPTIVE_RUNS = meta_adaptive_experiment.run_configs(
     META_ADAPTIVE, "data/mnist1d/mnist1d.npz"
 )
 META_ADAPTIVE_SHARDS = shard_ids(META_ADAPTIVE_RUNS, META_ADAPTIVE["shards"])
-META_ADAPTIVE_DIR = "data/runs/meta_adaptive"
 META_ADAPTIVE_SUMMARY = "data/meta_adaptive/summary.json"
 
 
 rule meta_adaptive_configs:
     output:
-        expand(META_ADAPTIVE_DIR + "/configs/{run}.json", run=sorted(META_ADAPTIVE_RUNS)),
+        expand("data/runs/meta_adaptive/configs/{run}.json", run=sorted(META_ADAPTIVE_RUNS)),
     params:
         runs=META_ADAPTIVE_RUNS,
     log:
@@ -39,11 +38,11 @@ rule meta_adaptive_run:
     input:
         data="data/mnist1d/mnist1d.npz",
         configs=lambda wc: expand(
-            META_ADAPTIVE_DIR + "/configs/{run}.json",
+            "data/runs/meta_adaptive/configs/{run}.json",
             run=META_ADAPTIVE_SHARDS[int(wc.shard)],
         ),
     output:
-        directory(META_ADAPTIVE_DIR + "/shard{shard}"),
+        directory("data/runs/meta_adaptive/shard{shard}"),
     wildcard_constraints:
         shard=r"[0-9]+",
     log:
@@ -60,7 +59,7 @@ rule meta_adaptive_run:
 
 rule meta_adaptive_summary:
     input:
-        expand(META_ADAPTIVE_DIR + "/shard{shard}", shard=range(len(META_ADAPTIVE_SHARDS))),
+        expand("data/runs/meta_adaptive/shard{shard}", shard=range(len(META_ADAPTIVE_SHARDS))),
     output:
         META_ADAPTIVE_SUMMARY,
     params:

@@ -19,7 +19,6 @@ KADAM_DATA = {
 NORMALIZATION = config["normalization"]
 NORMALIZATION_RUNS = normalization_experiment.run_configs(NORMALIZATION, MNIST1D_NPZ)
 NORMALIZATION_SHARDS = shard_ids(NORMALIZATION_RUNS, NORMALIZATION["shards"])
-NORMALIZATION_DIR = "data/runs/normalization"
 NORMALIZATION_SUMMARY = "data/normalization/summary.json"
 KA = config["kadam"]
 for _task in KA["run_tasks"]:
@@ -46,8 +45,8 @@ wildcard_constraints:
 
 rule normalization_configs:
     output:
-        runs=expand(NORMALIZATION_DIR + "/configs/{run}.json", run=sorted(NORMALIZATION_RUNS)),
-        identity=NORMALIZATION_DIR + "/identity/config.json",
+        runs=expand("data/runs/normalization/configs/{run}.json", run=sorted(NORMALIZATION_RUNS)),
+        identity="data/runs/normalization/identity/config.json",
     params:
         runs=NORMALIZATION_RUNS,
         identity=NORMALIZATION["identity"],
@@ -70,11 +69,11 @@ rule normalization_run:
     input:
         data=MNIST1D_NPZ,
         configs=lambda wc: expand(
-            NORMALIZATION_DIR + "/configs/{run}.json",
+            "data/runs/normalization/configs/{run}.json",
             run=NORMALIZATION_SHARDS[int(wc.shard)],
         ),
     output:
-        directory(NORMALIZATION_DIR + "/shard{shard}"),
+        directory("data/runs/normalization/shard{shard}"),
     wildcard_constraints:
         shard=r"[0-9]+",
     log:
@@ -91,9 +90,9 @@ rule normalization_run:
 
 rule normalization_identity:
     input:
-        NORMALIZATION_DIR + "/identity/config.json",
+        "data/runs/normalization/identity/config.json",
     output:
-        NORMALIZATION_DIR + "/identity/record.json",
+        "data/runs/normalization/identity/record.json",
     log:
         "logs/normalization_identity/normalization_identity.log",
     benchmark:
@@ -107,9 +106,9 @@ rule normalization_identity:
 rule normalization_summary:
     input:
         shards=expand(
-            NORMALIZATION_DIR + "/shard{shard}", shard=range(len(NORMALIZATION_SHARDS))
+            "data/runs/normalization/shard{shard}", shard=range(len(NORMALIZATION_SHARDS))
         ),
-        identity=NORMALIZATION_DIR + "/identity/record.json",
+        identity="data/runs/normalization/identity/record.json",
     output:
         NORMALIZATION_SUMMARY,
     params:
