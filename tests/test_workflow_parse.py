@@ -29,7 +29,6 @@ def test_the_blocker_blocks_torch(torch_blocker):
 
 @pytest.mark.parametrize("args", [
     ["--dry-run", "--configfile", "config/smoke.yaml"],  # plans every job of a profile
-    ["--dry-run"],  # the default (quick) profile
     ["--list-rules"],
     ["--lint"],
 ])
