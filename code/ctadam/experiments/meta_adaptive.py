@@ -22,6 +22,8 @@ rule file calls it when the workflow is parsed).
 
 import argparse
 
+from ctadam.experiments.shards import add_run_command, run_shard
+
 # The training comparison: run id suffix -> (figure label, macro name part). The one list.
 VARIANTS = {"adam_ln": ("AdamW + LayerNorm", "AdamLN"),
             "kadam2_none": ("2-Adam, no norm", "TwoAdam"),
@@ -86,14 +88,8 @@ def trackers(config: dict) -> list:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run", help="train run configs through the engine (one shard)")
-    r.add_argument("--configs", nargs="+", required=True, help="engine config JSON files")
-    r.add_argument("--out-dir", required=True, help="one record <config stem>.json per run")
-    r.add_argument("--threads", type=int, required=True)
+    add_run_command(parser.add_subparsers(dest="cmd", required=True))
     args = parser.parse_args(argv)
-    from ctadam.experiments.shards import run_shard
-
     run_shard(args.configs, args.out_dir, trackers, args.threads)
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from ctadam.checks import check_int
 from ctadam.experiments.meta_adaptive import VARIANTS
-from ctadam.experiments.shards import read_shards
+from ctadam.experiments.shards import add_summary_commands, read_shards
 from ctadam.io import read_json, write_json_atomic, write_macros
 from ctadam.theory import normdynamics as nd
 
@@ -100,13 +100,8 @@ def macros(summary: dict) -> dict[str, str]:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("summary", help="records -> one summary JSON")
-    s.add_argument("--shards", nargs="+", required=True, help="shard directories of records")
+    s, _ = add_summary_commands(sub, ("macros",))
     s.add_argument("--every", type=int, required=True, help="thinning of the stream curves")
-    s.add_argument("--out", required=True)
-    p = sub.add_parser("publish", help="summary -> macros")
-    p.add_argument("--summary", required=True)
-    p.add_argument("--macros", required=True)
     args = parser.parse_args(argv)
     if args.cmd == "summary":
         write_json_atomic(args.out, summarize(read_shards(args.shards), args.every))

@@ -20,6 +20,7 @@ import argparse
 import json
 
 from ctadam.checks import check_int, check_real, check_unit_interval
+from ctadam.experiments.shards import add_run_command, run_shard
 
 
 def run_id(beta1: float, lr: float, weight_decay: float) -> str:
@@ -123,17 +124,12 @@ def identity_run(config: dict) -> dict:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run", help="train run configs through the engine (one shard)")
-    r.add_argument("--configs", nargs="+", required=True, help="engine config JSON files")
-    r.add_argument("--out-dir", required=True, help="one record <config stem>.json per run")
-    r.add_argument("--threads", type=int, required=True)
-    i = sub.add_parser("identity", help="eq. wu-correction on a simulated group")
+    add_run_command(sub)
+    i = sub.add_parser("identity", help="check eq:wu-correction on a simulated group")
     i.add_argument("--config", required=True)
     i.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if args.cmd == "run":
-        from ctadam.experiments.shards import run_shard
-
         run_shard(args.configs, args.out_dir, trackers, args.threads)
         return
     from ctadam.io import write_json_atomic

@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from ctadam.checks import check_int, check_real
-from ctadam.experiments.shards import read_shards
+from ctadam.experiments.shards import add_summary_commands, read_shards
 from ctadam.io import latex_sci, read_json, write_json_atomic, write_macros, write_text_atomic
 from ctadam.theory import normdynamics as nd
 
@@ -187,16 +187,10 @@ def macros(summary: dict) -> dict[str, str]:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("summary", help="records -> one summary JSON")
-    s.add_argument("--shards", nargs="+", required=True, help="shard directories of records")
+    s, _ = add_summary_commands(sub, ("macros", "table"))
     s.add_argument("--identity", required=True, help="record of the identity run")
     s.add_argument("--tail", type=float, required=True, help="fraction of steps averaged")
     s.add_argument("--every", type=int, required=True, help="thinning of the figure's curves")
-    s.add_argument("--out", required=True)
-    p = sub.add_parser("publish", help="summary -> macros and table")
-    p.add_argument("--summary", required=True)
-    p.add_argument("--macros", required=True)
-    p.add_argument("--table", required=True)
     args = parser.parse_args(argv)
     if args.cmd == "summary":
         write_json_atomic(args.out, summarize(read_shards(args.shards), read_json(args.identity),

@@ -56,3 +56,25 @@ def read_shards(shard_dirs) -> dict[str, dict]:
                 raise ValueError(f"run {path.stem!r} appears in more than one shard")
             records[path.stem] = read_json(path)
     return records
+
+
+def add_run_command(sub) -> None:
+    """The ``run`` subcommand of a family's command line: ``--configs``, ``--out-dir``,
+    ``--threads`` (see :func:`run_shard`)."""
+    r = sub.add_parser("run", help="train run configs through the engine (one shard)")
+    r.add_argument("--configs", nargs="+", required=True, help="engine config JSON files")
+    r.add_argument("--out-dir", required=True, help="one record <config stem>.json per run")
+    r.add_argument("--threads", type=int, required=True)
+
+
+def add_summary_commands(sub, publish: tuple[str, ...]):
+    """The ``summary`` (``--shards``, ``--out``) and ``publish`` (``--summary`` and one
+    required option per name in ``publish``) subcommands; returns both parsers."""
+    s = sub.add_parser("summary", help="records -> one summary JSON")
+    s.add_argument("--shards", nargs="+", required=True, help="shard directories of records")
+    s.add_argument("--out", required=True)
+    p = sub.add_parser("publish", help="summary -> " + ", ".join(publish))
+    p.add_argument("--summary", required=True)
+    for name in publish:
+        p.add_argument(f"--{name}", required=True)
+    return s, p

@@ -12,11 +12,9 @@ Paper letters: gamma is the first-moment decay (torch beta1).
 ``python -m ctadam.plots.meta_adaptive --summary data/meta_adaptive/summary.json --out f.pdf``
 """
 
-import argparse
 
 import numpy as np
 
-from ctadam.io import read_json
 from ctadam.plots import style
 
 COLORS = {"adam_ln": "tab:blue", "kadam2_none": "tab:red", "adam_none": "tab:gray"}
@@ -80,11 +78,7 @@ def plot(summary: dict, out: str) -> None:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--summary", required=True, help="the family summary JSON")
-    parser.add_argument("--out", required=True, help="PDF path (a PNG is written beside it)")
-    args = parser.parse_args(argv)
-    plot(read_json(args.summary), args.out)
+    style.summary_main(__doc__, plot, argv)
 
 
 if __name__ == "__main__":

@@ -11,10 +11,8 @@ the first-moment decay (torch beta1).
 --out figures/normalization.pdf``
 """
 
-import argparse
 import math
 
-from ctadam.io import read_json
 from ctadam.plots import style
 
 COLORS = ("tab:blue", "tab:orange", "tab:red", "tab:purple", "tab:green")
@@ -75,11 +73,7 @@ def plot(summary: dict, out: str) -> None:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--summary", required=True, help="the family summary JSON")
-    parser.add_argument("--out", required=True, help="PDF path (a PNG is written beside it)")
-    args = parser.parse_args(argv)
-    plot(read_json(args.summary), args.out)
+    style.summary_main(__doc__, plot, argv)
 
 
 if __name__ == "__main__":
