@@ -1,7 +1,8 @@
 # The README's two commands:
 #   make reproduce   every figure, table and number (quick CPU profile) and paper/main.pdf
 #   make test        the test suite
-# Both create .venv from the pins in pyproject.toml when it is missing and reuse it otherwise.
+# Both create .venv from the exact versions in requirements-lock.txt when it is missing and
+# reuse it otherwise (the package itself is installed without dependencies on top).
 # `make reproduce` also needs LaTeX (latexmk): `make latex` installs it on Debian/Ubuntu.
 
 PYTHON ?= python3
@@ -20,10 +21,11 @@ LATEX_PACKAGES := latexmk texlive-latex-recommended texlive-latex-extra \
 
 .PHONY: reproduce test lint latex check-latex report timing clean-outputs
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements-lock.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -r requirements-lock.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 reproduce: $(STAMP) $(if $(findstring --omit-from paper,$(SNAKEFLAGS)),,check-latex)

@@ -19,7 +19,6 @@ if not workflow.overwrite_configfiles:
 
 validate(config, "config/schema.yaml")
 
-PROFILE = config["profile"]
 # Each rule file appends the final outputs of its family to ALL_TARGETS.
 ALL_TARGETS = []
 
@@ -31,6 +30,7 @@ include: "code/workflow/rules/data.smk"
 include: "code/workflow/rules/sweep.smk"
 include: "code/workflow/rules/stabtrain.smk"
 include: "code/workflow/rules/normalization.smk"
+include: "code/workflow/rules/meta_adaptive.smk"
 include: "code/workflow/rules/paper.smk"
 
 

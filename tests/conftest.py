@@ -52,3 +52,16 @@ def write_fake_shakespeare(path, n_train: int = 4000, n_val: int = 1000, vocab: 
               "vocab": np.arange(97, 97 + vocab)}
     np.savez(path, sha256=np.array(arrays_sha256(arrays)), **arrays)
     return path
+
+
+@pytest.fixture(scope="session")
+def torch_blocker(tmp_path_factory):
+    """A directory whose ``torch`` package raises ImportError.
+
+    Put first on PYTHONPATH, it runs a command as if torch were not installed.
+    """
+    root = tmp_path_factory.mktemp("no_torch")
+    (root / "torch").mkdir()
+    (root / "torch" / "__init__.py").write_text(
+        'raise ImportError("torch is blocked: this command must run without it")\n')
+    return root

@@ -42,7 +42,6 @@ def test_mnist1d_generated_and_loaded(mnist1d_file):
     assert len(ds.sha256) == 64
     small = data.load_mnist1d(mnist1d_file, n_train=100)
     assert torch.equal(small.x_train, ds.x_train[:100]) and len(small.y_test) == 1000
-    assert data.load_mnist1d(mnist1d_file).to(dtype=torch.float64).x_test.dtype == torch.float64
 
 
 def test_mnist1d_missing_and_corrupt(mnist1d_file, tmp_path):

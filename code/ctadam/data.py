@@ -45,14 +45,6 @@ class ArrayDataset:
     y_test: torch.Tensor
     sha256: str
 
-    def to(self, device=None, dtype=None) -> "ArrayDataset":
-        """Move the inputs to ``device``/``dtype`` (labels keep their integer dtype)."""
-        return ArrayDataset(
-            self.x_train.to(device=device, dtype=dtype), self.y_train.to(device=device),
-            self.x_test.to(device=device, dtype=dtype), self.y_test.to(device=device),
-            self.sha256,
-        )
-
 
 def arrays_sha256(arrays: dict[str, np.ndarray]) -> str:
     """SHA-256 over the named arrays in sorted key order (dtype, shape and bytes)."""

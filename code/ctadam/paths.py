@@ -1,4 +1,4 @@
-"""Every path the workflow reads or writes, in one place.
+"""Where the library finds the datasets by default: the project root and its ``data/``.
 
 Paths are relative to the project root, which is the current working directory (the
 directory holding the ``Snakefile``) unless the environment variable ``CTADAM_ROOT`` names
@@ -17,13 +17,3 @@ def root() -> Path:
 def data_dir() -> Path:
     """Datasets and run records (generated, git-ignored)."""
     return root() / "data"
-
-
-def figures_dir() -> Path:
-    """Figures: PDF for the paper, PNG for the README and the report."""
-    return root() / "figures"
-
-
-def generated_dir() -> Path:
-    """LaTeX written by the workflow: tables and number macros for the paper."""
-    return root() / "paper" / "generated"

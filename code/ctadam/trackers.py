@@ -198,3 +198,63 @@ class ScaleInvariantStats(Tracker):
 
     def load_state_dict(self, state: dict) -> None:
         self.series = state["series"]
+
+
+class LevelTwoStats(ScaleInvariantStats):
+    r""":class:`ScaleInvariantStats` of the first scale-invariant group, beside k-Adam's level 2.
+
+    The normalization layer applies an implicit second level of adaptive normalization to
+    Adam's update (\cref{eq:meta-adaptive}). On the same stream of updates :math:`u_n` this
+    tracker computes the explicit, per-coordinate level 2 of k-Adam with no momentum and decay
+    :math:`\rho = (1-\eta\lambda)^2`, bias-corrected,
+    :math:`u^{(2)}_n = u_n / \sqrt{v_n / (1-\rho^n)}`, :math:`v_n = \rho v_{n-1} + (1-\rho) u_n^2`
+    (for :math:`\rho = 1` a running sum, :math:`v_n / n`), and records per step the cosine
+    between the move of :math:`w/|w|` and the tangential part of :math:`u^{(2)}_n`
+    (``cos_level2``). A model without a scale-invariant group records nothing.
+    """
+
+    name = "level_two"
+
+    def __init__(self):
+        super().__init__()
+        self.cos_level2: list[float] = []
+        self.v2: torch.Tensor | None = None
+
+    def start(self, ctx: RunContext) -> None:
+        from ctadam.models import scale_invariant_groups
+
+        groups = scale_invariant_groups(ctx.model)
+        first = next(iter(groups), None)
+        self.groups_by_name = {} if first is None else {first: groups[first]}
+        self.first = first
+        self.rho = (1.0 - ctx.lr * ctx.decay) ** 2
+        super().start(ctx)
+
+    def after_step(self, n: int, loss: float) -> None:
+        super().after_step(n, loss)
+        if self.first is None:
+            return
+        u, prev = self.last_u[self.first], self.prev[self.first]
+        rho = self.rho
+        if rho < 1:
+            self.v2 = (1 - rho) * u * u if self.v2 is None else rho * self.v2 + (1 - rho) * u * u
+            u2 = u / (self.v2 / (1 - rho**n)).sqrt().clamp_min(1e-300)
+        else:
+            self.v2 = u * u if self.v2 is None else self.v2 + u * u
+            u2 = u / (self.v2 / n).sqrt().clamp_min(1e-300)
+        cur = self.flat(self.first)
+        radial = prev / prev.norm()
+        move = radial - cur / cur.norm()
+        u2_t = u2 - (u2 @ radial) * radial
+        self.cos_level2.append(float(move @ u2_t / (move.norm() * u2_t.norm())))
+
+    def result(self) -> dict:
+        return {"group": self.first, "rho": self.rho, "series": self.series,
+                "cos_level2": self.cos_level2}
+
+    def state_dict(self) -> dict:
+        return {"series": self.series, "cos_level2": self.cos_level2, "v2": self.v2}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.series, self.cos_level2, self.v2 = (state["series"], state["cos_level2"],
+                                                 state["v2"])

@@ -6,20 +6,18 @@ naive constants); (b) cosine between the move of ``w/|w|`` and k-Adam's per-coor
 update of the same stream; (c) training loss and (d) effective step ``eta |u| / |w|`` of the
 first layer for Adam(W) + LayerNorm, 2-Adam without normalization and Adam(W) without it.
 
-``python -m ctadam.plots.meta_adaptive --stream s.json --train a.json b.json c.json --out f.pdf``
+Drawn from the family summary alone (:mod:`ctadam.experiments.meta_adaptive_summary`).
+Paper letters: gamma is the first-moment decay (torch beta1).
+
+``python -m ctadam.plots.meta_adaptive --summary data/meta_adaptive/summary.json --out f.pdf``
 """
 
-import argparse
 
 import numpy as np
 
-from ctadam.io import read_json
 from ctadam.plots import style
 
-LABELS = {"adam_ln": "AdamW + LayerNorm", "kadam2_none": "2-Adam, no norm",
-          "adam_none": "AdamW, no norm"}
 COLORS = {"adam_ln": "tab:blue", "kadam2_none": "tab:red", "adam_none": "tab:gray"}
-VARIANTS = tuple(LABELS)  # the order of ctadam.experiments.meta_adaptive.VARIANTS
 
 
 def _smooth(steps, x, width: int = 5):
@@ -30,15 +28,15 @@ def _smooth(steps, x, width: int = 5):
     return steps[width - 1:], np.convolve(x, np.ones(width) / width, mode="valid")
 
 
-def plot(stream: dict, train: dict[str, dict], out: str) -> None:
+def plot(summary: dict, out: str) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import NullFormatter
 
     style.apply()
     fig, axes = plt.subplots(1, 4, figsize=(style.FULL_WIDTH, 2.0))
-    for run, color in zip(stream["runs"], ("tab:blue", "tab:green"), strict=False):
-        steps = 1 + np.arange(len(run["angle"])) * run["every"]
-        label = fr"$\lambda$={run['lam']:g}"
+    for run, color in zip(summary["stream"], ("tab:blue", "tab:green"), strict=False):
+        steps = run["step"]
+        label = fr"$\lambda$={run['weight_decay']:g}"
         axes[0].plot(*_smooth(steps, run["angle"]), color=color, lw=1.0,
                      label=f"measured, {label}")
         axes[0].plot(*_smooth(steps, run["predicted_corrected"]), color="k", ls="--", lw=0.8)
@@ -50,23 +48,19 @@ def plot(stream: dict, train: dict[str, dict], out: str) -> None:
     axes[0].set_yscale("log")
     axes[0].set_xlabel("step $n$")
     axes[0].set_ylabel(r"angle($w_{n-1}, w_n$) (rad)")
-    axes[0].set_title(fr"(a) step of $w/|w|$, $\beta$={stream['runs'][0]['beta']:g}")
+    axes[0].set_title(fr"(a) step of $w/|w|$, $\gamma$={summary['stream'][0]['beta1']:g}")
     axes[0].legend(frameon=False, fontsize=5.5, loc="lower left")
     axes[1].set_xscale("log")
     axes[1].set_xlabel("step $n$")
     axes[1].set_ylabel(r"cos(move of $w/|w|$, level-2 $u_2$)")
     axes[1].set_title("(b) per-coordinate level 2")
     axes[1].legend(frameon=False, fontsize=6)
-    for variant, rec in train.items():
-        log = rec["log"]
-        acc = rec["eval"]["test_acc"]
-        label = LABELS[variant] + (f" ({100 * acc[-1]:.0f}%)" if acc else "")
-        axes[2].plot(*_smooth(log["step"], log["loss"], 9), color=COLORS[variant], lw=1.0,
-                     label=label)
-        first = sorted(log["groups"])[0]
-        g = log["groups"][first]
-        ratio = np.asarray(g["update_norm"]) / np.asarray(g["param_norm"])
-        axes[3].plot(*_smooth(log["step"], ratio, 9), color=COLORS[variant], lw=1.0)
+    for t in summary["train"]:
+        acc = t["test_acc"]
+        label = t["label"] + ("" if acc is None else f" ({100 * acc:.0f}%)")
+        color = COLORS.get(t["variant"], "k")
+        axes[2].plot(*_smooth(t["step"], t["loss"], 9), color=color, lw=1.0, label=label)
+        axes[3].plot(*_smooth(t["step"], t["effective_step"], 9), color=color, lw=1.0)
     axes[2].set_yscale("log")
     axes[2].set_xlabel("step $n$")
     axes[2].set_ylabel("training loss (minibatch)")
@@ -84,13 +78,7 @@ def plot(stream: dict, train: dict[str, dict], out: str) -> None:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stream", required=True)
-    parser.add_argument("--train", nargs=3, required=True, help=", ".join(VARIANTS))
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    train = {v: read_json(p) for v, p in zip(VARIANTS, args.train, strict=True)}
-    plot(read_json(args.stream), train, args.out)
+    style.summary_main(__doc__, plot, argv)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,18 @@ def save(fig, pdf_path: str | os.PathLike) -> tuple[Path, Path]:
     return pdf, png
 
 
+def summary_main(doc: str, plot: Callable, argv=None) -> None:
+    """Command line ``--summary family.json --out fig.pdf`` of a figure drawn from one summary.
+
+    Calls ``plot(summary, out)``; ``doc`` (the module docstring) gives the description.
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--summary", required=True, help="the family's summary JSON")
+    parser.add_argument("--out", required=True, help="PDF path (a PNG is written beside it)")
+    args = parser.parse_args(argv)
+    plot(read_json(args.summary), args.out)
+
+
 def records_main(doc: str, plot: Callable, flag: str, argv=None) -> None:
     """Command line ``--<flag> a.json b.json ... --out fig.pdf`` of a figure module.
 

@@ -1,9 +1,14 @@
-# Rules of the normalization family: AdamW norm dynamics (config "normdyn"), the
-# meta-adaptive effect (config "meta_adaptive") and the k-Adam benchmark (config "kadam").
-# Training rules write JSON records under data/; cheap rules turn them into figures,
-# tables and number macros, so restyling never retrains.
+# Rules of the normalization family (config "normalization"): AdamW norm dynamics of
+# LayerNorm groups (ctadam.experiments.normalization). Configs -> runs (batched: one job per
+# shard, many engine runs per process) -> summary -> figure and publish (macros, table); the
+# identity check of eq:wu-correction is a run of its own. The k-Adam benchmark (config
+# "kadam") follows. Training rules write JSON records under data/; cheap rules turn them
+# into figures, tables and number macros, so restyling never retrains.
 
 import json
+
+from ctadam.experiments import normalization as normalization_experiment
+from ctadam.experiments.shards import shard_ids
 
 MNIST1D_NPZ = "data/mnist1d/mnist1d.npz"
 KADAM_DATA = {
@@ -11,11 +16,11 @@ KADAM_DATA = {
     "shakespeare": "data/shakespeare/shakespeare.npz",
     "cifar10": "data/cifar10/cifar10.npz",
 }
-ND = config["normdyn"]
-MA = config["meta_adaptive"]
+NORMALIZATION = config["normalization"]
+NORMALIZATION_RUNS = normalization_experiment.run_configs(NORMALIZATION, MNIST1D_NPZ)
+NORMALIZATION_SHARDS = shard_ids(NORMALIZATION_RUNS, NORMALIZATION["shards"])
+NORMALIZATION_SUMMARY = "data/normalization/summary.json"
 KA = config["kadam"]
-ND_BETAS = [f"{b:g}" for b in ND["betas"]]
-MA_VARIANTS = ["adam_ln", "kadam2_none", "adam_none"]
 for _task in KA["run_tasks"]:
     if _task not in KA["tasks"]:
         raise ValueError(
@@ -33,156 +38,130 @@ def kadam_params(task):
 
 
 wildcard_constraints:
-    beta=r"[0-9.]+",
-    variant="|".join(MA_VARIANTS),
     task="|".join(KADAM_DATA),
     norm="none|layer",
     k=r"[0-9]+",
 
 
-rule normdyn_run:
-    input:
-        MNIST1D_NPZ,
+rule normalization_configs:
     output:
-        "data/normdyn/beta{beta}.json",
+        runs=expand("data/runs/normalization/configs/{run}.json", run=sorted(NORMALIZATION_RUNS)),
+        identity="data/runs/normalization/identity/config.json",
     params:
-        etas=" ".join(str(e) for e in ND["etas"]),
-        lams=" ".join(str(x) for x in ND["lams"]),
-        hidden=" ".join(str(h) for h in ND["hidden"]),
+        runs=NORMALIZATION_RUNS,
+        identity=NORMALIZATION["identity"],
     log:
-        "logs/normdyn_run/beta{beta}.log",
+        "logs/normalization_configs/normalization_configs.log",
     benchmark:
-        "benchmarks/normdyn_run/beta{beta}.tsv"
+        "benchmarks/normalization_configs/normalization_configs.tsv"
     threads: 1
-    resources:
-        mem_mb=1000,
-    shell:
-        "{PY} ctadam.experiments.normdyn --data {input} --out {output} --beta {wildcards.beta}"
-        " --etas {params.etas} --lams {params.lams} --gamma {ND[gamma]}"
-        " --hidden {params.hidden} --n-train {ND[n_train]} --batch-size {ND[batch_size]}"
-        " --steps {ND[steps]} --tail {ND[tail]} --every {ND[every]} --seed {ND[seed]}"
-        " --threads {threads} > {log} 2>&1"
+    run:
+        for run_id, path in zip(sorted(params.runs), output.runs):
+            with open(path, "w", encoding="utf-8") as handle:
+                json.dump(params.runs[run_id], handle, indent=1, sort_keys=True)
+        with open(output.identity, "w", encoding="utf-8") as handle:
+            json.dump(params.identity, handle, indent=1, sort_keys=True)
+        with open(log[0], "w", encoding="utf-8") as handle:
+            print(f"{len(output.runs)} run configs and the identity config", file=handle)
 
 
-rule normdyn_numbers:
+rule normalization_run:
     input:
-        expand("data/normdyn/beta{beta}.json", beta=ND_BETAS),
-    output:
-        macros="paper/generated/numbers_norm.tex",
-        table=report(
-            "paper/generated/normdyn_table.tex",
-            caption="../../../report/normdyn_table.rst",
-            category="Normalization",
+        data=MNIST1D_NPZ,
+        configs=lambda wc: expand(
+            "data/runs/normalization/configs/{run}.json",
+            run=NORMALIZATION_SHARDS[int(wc.shard)],
         ),
-        summary="data/normdyn/summary.json",
-    log:
-        "logs/normdyn_numbers/normdyn_numbers.log",
-    benchmark:
-        "benchmarks/normdyn_numbers/normdyn_numbers.tsv"
-    threads: 1
-    shell:
-        "{PY} ctadam.experiments.normdyn_numbers --records {input} --macros {output.macros}"
-        " --table {output.table} --summary {output.summary} > {log} 2>&1"
-
-
-rule normdyn_figure:
-    input:
-        expand("data/normdyn/beta{beta}.json", beta=ND_BETAS),
     output:
-        pdf=report(
-            "figures/norm_dynamics.pdf",
-            caption="../../../report/norm_dynamics.rst",
-            category="Normalization",
-        ),
-        png="figures/norm_dynamics.png",
+        directory("data/runs/normalization/shard{shard}"),
+    wildcard_constraints:
+        shard=r"[0-9]+",
     log:
-        "logs/normdyn_figure/norm_dynamics.log",
+        "logs/normalization_run/shard{shard}.log",
     benchmark:
-        "benchmarks/normdyn_figure/norm_dynamics.tsv"
-    threads: 1
-    shell:
-        "{PY} ctadam.plots.norm_dynamics --records {input} --out {output.pdf} > {log} 2>&1"
-
-
-rule meta_stream:
-    input:
-        MNIST1D_NPZ,
-    output:
-        "data/meta_adaptive/stream.json",
-    params:
-        s=MA["stream"],
-        lams=" ".join(str(x) for x in MA["stream"]["lams"]),
-        hidden=" ".join(str(h) for h in MA["stream"]["hidden"]),
-    log:
-        "logs/meta_stream/stream.log",
-    benchmark:
-        "benchmarks/meta_stream/stream.tsv"
+        "benchmarks/normalization_run/shard{shard}.tsv"
     threads: 1
     resources:
         mem_mb=1000,
     shell:
-        "{PY} ctadam.experiments.meta_adaptive stream --data {input} --out {output}"
-        " --eta {params.s[eta]} --lams {params.lams} --beta {params.s[beta]}"
-        " --gamma {params.s[gamma]} --hidden {params.hidden} --n-train {params.s[n_train]}"
-        " --batch-size {params.s[batch_size]} --steps {params.s[steps]}"
-        " --every {params.s[every]} --seed {params.s[seed]} --threads {threads} > {log} 2>&1"
+        "{PY} ctadam.experiments.normalization run --configs {input.configs}"
+        " --out-dir {output} --threads {threads} > {log} 2>&1"
 
 
-rule meta_train:
+rule normalization_identity:
     input:
-        MNIST1D_NPZ,
+        "data/runs/normalization/identity/config.json",
     output:
-        "data/meta_adaptive/{variant}.json",
-    params:
-        train=json.dumps(MA["train"], separators=(",", ":")),
+        "data/runs/normalization/identity/record.json",
     log:
-        "logs/meta_train/{variant}.log",
+        "logs/normalization_identity/normalization_identity.log",
     benchmark:
-        "benchmarks/meta_train/{variant}.tsv"
+        "benchmarks/normalization_identity/normalization_identity.tsv"
     threads: 1
-    resources:
-        mem_mb=1000,
     shell:
-        "{PY} ctadam.experiments.meta_adaptive train --variant {wildcards.variant}"
-        " --data {input} --params '{params.train}' --out {output} --threads {threads}"
+        "{PY} ctadam.experiments.normalization identity --config {input} --out {output}"
         " > {log} 2>&1"
 
 
-rule meta_numbers:
+rule normalization_summary:
     input:
-        stream="data/meta_adaptive/stream.json",
-        train=expand("data/meta_adaptive/{variant}.json", variant=MA_VARIANTS),
+        shards=expand(
+            "data/runs/normalization/shard{shard}", shard=range(len(NORMALIZATION_SHARDS))
+        ),
+        identity="data/runs/normalization/identity/record.json",
     output:
-        "paper/generated/numbers_normmeta.tex",
+        NORMALIZATION_SUMMARY,
+    params:
+        tail=NORMALIZATION["tail"],
+        every=NORMALIZATION["every"],
     log:
-        "logs/meta_numbers/meta_numbers.log",
+        "logs/normalization_summary/normalization_summary.log",
     benchmark:
-        "benchmarks/meta_numbers/meta_numbers.tsv"
+        "benchmarks/normalization_summary/normalization_summary.tsv"
     threads: 1
     shell:
-        "{PY} ctadam.experiments.meta_adaptive numbers --stream {input.stream}"
-        " --train {input.train} --macros {output} > {log} 2>&1"
+        "{PY} ctadam.experiments.normalization_summary summary --shards {input.shards}"
+        " --identity {input.identity} --tail {params.tail} --every {params.every}"
+        " --out {output} > {log} 2>&1"
 
 
-rule meta_figure:
+rule normalization_publish:
     input:
-        stream="data/meta_adaptive/stream.json",
-        train=expand("data/meta_adaptive/{variant}.json", variant=MA_VARIANTS),
+        NORMALIZATION_SUMMARY,
     output:
-        pdf=report(
-            "figures/meta_adaptive.pdf",
-            caption="../../../report/meta_adaptive.rst",
+        macros="paper/generated/numbers_normalization.tex",
+        table=report(
+            "paper/generated/normalization_table.tex",
+            caption="../../../report/normalization_table.rst",
             category="Normalization",
         ),
-        png="figures/meta_adaptive.png",
     log:
-        "logs/meta_figure/meta_adaptive.log",
+        "logs/normalization_publish/normalization_publish.log",
     benchmark:
-        "benchmarks/meta_figure/meta_adaptive.tsv"
+        "benchmarks/normalization_publish/normalization_publish.tsv"
     threads: 1
     shell:
-        "{PY} ctadam.plots.meta_adaptive --stream {input.stream} --train {input.train}"
-        " --out {output.pdf} > {log} 2>&1"
+        "{PY} ctadam.experiments.normalization_summary publish --summary {input}"
+        " --macros {output.macros} --table {output.table} > {log} 2>&1"
+
+
+rule normalization_figure:
+    input:
+        NORMALIZATION_SUMMARY,
+    output:
+        pdf=report(
+            "figures/normalization.pdf",
+            caption="../../../report/normalization.rst",
+            category="Normalization",
+        ),
+        png="figures/normalization.png",
+    log:
+        "logs/normalization_figure/normalization_figure.log",
+    benchmark:
+        "benchmarks/normalization_figure/normalization_figure.tsv"
+    threads: 1
+    shell:
+        "{PY} ctadam.plots.normalization --summary {input} --out {output.pdf} > {log} 2>&1"
 
 
 rule kadam_split:
@@ -317,11 +296,9 @@ rule kadam_curves:
 
 
 ALL_TARGETS += [
-    "figures/norm_dynamics.pdf",
-    "paper/generated/numbers_norm.tex",
-    "paper/generated/normdyn_table.tex",
-    "figures/meta_adaptive.pdf",
-    "paper/generated/numbers_normmeta.tex",
+    "figures/normalization.pdf",
+    "paper/generated/numbers_normalization.tex",
+    "paper/generated/normalization_table.tex",
     "figures/kadam_curves.pdf",
     "paper/generated/kadam_table.tex",
     "paper/generated/numbers_kadam.tex",

@@ -13,7 +13,7 @@ report: "../../../report/workflow.rst"
 # in ALL_TARGETS (this file is included last, so the list is complete), plus this family's
 # own settings macros. A macro file missing here shows up as an undefined \Name in rule paper.
 PAPER_NUMBERS = sorted(
-    t for t in ALL_TARGETS if re.fullmatch(r"paper/generated/numbers_[a-z]+\.tex", t)
+    t for t in ALL_TARGETS if re.fullmatch(r"paper/generated/numbers_[a-z_]+\.tex", t)
 ) + ["paper/generated/numbers_paper.tex"]
 
 # Sections of paper/main.tex, in the order it \input's them.

@@ -1,0 +1,107 @@
+"""The normalization family: engine runs with the geometry tracker, summary, macros, figure."""
+
+import json
+
+import numpy as np
+import pytest
+
+from ctadam.experiments import normalization, normalization_summary
+from ctadam.io import read_json
+from ctadam.plots import normalization as normalization_plot
+from ctadam.theory import normdynamics as nd
+from ctadam.trackers import ScaleInvariantStats
+from ctadam.train import run
+
+SECTION = {"beta1": [0.0, 0.9], "lr": [0.01], "weight_decay": [1.0, 2.0], "beta2": 0.999,
+           "eps": 1e-8, "dtype": "float64", "hidden": [8], "n_train": 100, "batch_size": 20,
+           "steps": 120, "seed": 0, "every": 5}
+IDENTITY = {"beta1": 0.8, "beta2": 0.999, "lr": 0.01, "weight_decay": 0.5, "eps": 1e-12,
+            "steps": 60, "dim": 64, "seed": 0}
+
+
+class OrthogonalityCheck(ScaleInvariantStats):
+    """Also checks <grad, w> = 0 on every group before every step."""
+
+    def before_step(self, n):
+        super().before_step(n)
+        for g, params in self.groups.items():
+            grad = np.concatenate([p.grad.reshape(-1).numpy() for p in params])
+            assert abs(float(grad @ self.prev[g].numpy())) < 1e-10
+
+
+def test_tracker_matches_exact_recursion_and_scale_invariance(tiny_mnist):
+    cfg = normalization.run_configs({**SECTION, "beta1": [0.9], "weight_decay": [0.5],
+                                     "steps": 30}, str(tiny_mnist))
+    (config,) = cfg.values()
+    assert config["model"]["norm_eps"] == 0.0 and config["optimizer"]["eps"] == 1e-8
+    rec = run(config, [OrthogonalityCheck()])
+    s = rec["trackers"]["groups"]["series"]["hidden1"]
+    exact = nd.exact_norm_sq(s["w_sq"][0], s["u_sq"], s["wu"], 0.01, 0.5)
+    np.testing.assert_allclose(exact[:-1], s["w_sq"], rtol=1e-10)
+    assert all(0 < a < 1 for a in s["angle"]) and all(-1 <= c <= 1 for c in s["cos"])
+
+
+def write_configs(configs: dict, where) -> list[str]:
+    paths = []
+    for run_id, cfg in configs.items():
+        path = where / f"{run_id}.json"
+        path.write_text(json.dumps(cfg))
+        paths.append(str(path))
+    return paths
+
+
+def test_runs_summary_publish_and_figure(tiny_mnist, tmp_path):
+    configs = normalization.run_configs(SECTION, str(tiny_mnist))
+    assert sorted(configs) == ["b0.9_lr0.01_wd1", "b0.9_lr0.01_wd2", "b0_lr0.01_wd1",
+                               "b0_lr0.01_wd2"]
+    normalization.main(["run", "--configs", *write_configs(configs, tmp_path), "--out-dir",
+                        str(tmp_path / "shard0"), "--threads", "1"])
+    rec = read_json(tmp_path / "shard0" / "b0.9_lr0.01_wd1.json")
+    assert len(rec["trackers"]["groups"]["series"]["hidden1"]["w_sq"]) == 120
+    (tmp_path / "identity.json").write_text(json.dumps(IDENTITY))
+    normalization.main(["identity", "--config", str(tmp_path / "identity.json"), "--out",
+                        str(tmp_path / "identity_rec.json")])
+    # eq:wu-correction is an identity: only rounding error is left
+    assert read_json(tmp_path / "identity_rec.json")["max_rel_error"] < 1e-10
+    summary_path = tmp_path / "summary.json"
+    normalization_summary.main(["summary", "--shards", str(tmp_path / "shard0"), "--identity",
+                                str(tmp_path / "identity_rec.json"), "--tail", "0.25",
+                                "--every", "5", "--out", str(summary_path)])
+    summary = read_json(summary_path)
+    assert [t["beta1"] for t in summary["trajectories"]] == [0.0, 0.9]
+    assert len(summary["trajectories"][1]["measured"]) == 24
+    row = next(r for r in summary["rows"] if r["run"] == "b0.9_lr0.01_wd1")
+    assert row["norm_corrected"] > 3 * row["norm_naive"]  # sqrt(c) ~ 4.3 at beta1 = 0.9
+    macros, table = tmp_path / "m.tex", tmp_path / "t.tex"
+    normalization_summary.main(["publish", "--summary", str(summary_path), "--macros",
+                                str(macros), "--table", str(table)])
+    text = macros.read_text()
+    for name in ("NormalizationMedErrNormCorrected", "NormalizationMedErrNormNaive",
+                 "NormalizationMedErrCosCorrected",
+                 "NormalizationMedErrAngleCorrectedTopMomentum", "NormalizationRuns",
+                 "NormalizationIdentityRelErr", "NormalizationPreliminaryRatioTopMomentum"):
+        assert f"\\newcommand{{\\{name}}}" in text
+    assert "NormalizationMedErrCosNaive" not in text  # the naive picture predicts cos = 0
+    for line in (r"\newcommand{\NormalizationMomenta}{0, 0.9}",
+                 r"\newcommand{\NormalizationSecondMomentDecay}{0.999}",
+                 r"\newcommand{\NormalizationHidden}{8}",
+                 r"\newcommand{\NormalizationMaxLrWeightDecay}{0.02}",
+                 r"\newcommand{\NormalizationFirstOrderFactorTopMomentum}{4.36}",
+                 r"\newcommand{\NormalizationRuns}{4}"):
+        assert line in text
+    assert table.read_text().count(r"\\") >= 4 and r"\toprule" in table.read_text()
+    normalization_plot.main(["--summary", str(summary_path), "--out", str(tmp_path / "f.pdf")])
+    assert (tmp_path / "f.pdf").stat().st_size > 0 and (tmp_path / "f.png").exists()
+
+
+def test_bad_settings_raise_naming_the_key(tiny_mnist):
+    with pytest.raises(ValueError, match="lr \\* weight_decay"):
+        normalization.run_configs({**SECTION, "weight_decay": [200.0]}, "d.npz")
+    (config,) = normalization.run_configs({**SECTION, "beta1": [1.0], "weight_decay": [1.0],
+                                           "lr": [0.01]}, str(tiny_mnist)).values()
+    with pytest.raises(ValueError, match="beta1"):
+        run(config, [ScaleInvariantStats()])
+    with pytest.raises(ValueError, match="identity config"):
+        normalization.identity_run({**IDENTITY, "gamma": 0.9})
+    with pytest.raises(ValueError, match="weight_decay"):
+        normalization.identity_run({**IDENTITY, "weight_decay": 100.0})
