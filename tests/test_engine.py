@@ -158,6 +158,13 @@ def test_shakespeare_runs_through_the_engine(tiny_text):
     assert record["eval"]["test_loss"][0] == pytest.approx(math.log(12), rel=0.2)
 
 
+def test_character_model_sees_the_whole_vocabulary(tiny_text):
+    """Two training windows hold few of the 12 characters; the model still has all 12."""
+    record = run(shakespeare_config(tiny_text, batch_size=None, n_train=2, steps=1))
+    assert record["status"] == "ok"
+    assert record["n_params"] == run(shakespeare_config(tiny_text, steps=1))["n_params"]
+
+
 def test_shakespeare_full_batch_uses_fixed_windows(tiny_text):
     a = run(shakespeare_config(tiny_text, batch_size=None, n_train=16))
     b = run(shakespeare_config(tiny_text, batch_size=None, n_train=16, seed=0))

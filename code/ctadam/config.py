@@ -203,13 +203,19 @@ def block_size(cfg: dict) -> int:
 
 
 def build_model(cfg: dict, x_train: torch.Tensor, y_train: torch.Tensor,
-                device: torch.device) -> torch.nn.Module:
-    """The seeded model of ``cfg`` (input and output sizes default from the data)."""
+                device: torch.device, vocab_size: int | None = None) -> torch.nn.Module:
+    """The seeded model of ``cfg`` (input and output sizes default from the data).
+
+    ``vocab_size``: the corpus's vocabulary for a character model (a few training windows
+    need not contain every character); by default the largest id seen plus one.
+    """
     from ctadam.models import build_model as build_arch
 
     kwargs = dict(cfg["model"])
     if cfg["arch"] == "char_transformer":
-        kwargs.setdefault("vocab_size", int(max(x_train.max(), y_train.max())) + 1)
+        if vocab_size is None:
+            vocab_size = int(max(x_train.max(), y_train.max())) + 1
+        kwargs.setdefault("vocab_size", vocab_size)
         kwargs.setdefault("block_size", x_train.shape[1])
     else:
         if cfg["arch"] in ("mlp", "cnn1d"):

@@ -186,7 +186,7 @@ def run(config: dict, trackers=(), out: str | os.PathLike | None = None,
         raise ValueError(f"trackers must have distinct names, got {names}")
     dev = resolve_device(device)
     ds, (x_tr, y_tr, x_te, y_te) = load_task(cfg, dev)
-    model = build_model(cfg, x_tr, y_tr, dev)
+    model = build_model(cfg, x_tr, y_tr, dev, getattr(ds, "vocab_size", None))
     opt = make_optimizer(model.parameters(), cfg["optimizer"])
     batches = sampler(cfg, ds, x_tr, y_tr)
     flat = flatten_parameters(model)
