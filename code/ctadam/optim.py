@@ -1,4 +1,4 @@
-r"""k-Adam: the Adam normalization applied k times (paper-notes Claim 4).
+r"""k-Adam: the Adam normalization applied k times (the paper's k-Adam).
 
 Level 1 normalizes the gradient, level i normalizes the output of level i-1, and the
 parameter moves along the output of level k, with AdamW's decoupled weight decay (or
@@ -300,7 +300,7 @@ class KAdam(torch.optim.Optimizer):
 
     A pooled level keeps one scalar second moment per parameter tensor (d coordinates),
     the EMA of the mean of its squared input, as a normalized layer's implicit second
-    normalization does with ||g_W||^2 (paper-notes, Assumption 2). With k = 1 this is
+    normalization does with ||g_W||^2 (the paper's Assumption 2). With k = 1 this is
     ``torch.optim.AdamW`` (``decoupled_weight_decay=True``, the default) and
     ``torch.optim.Adam`` (``decoupled_weight_decay=False``, or lambda = 0).
 

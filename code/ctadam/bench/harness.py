@@ -26,7 +26,7 @@ from ctadam.config import build_model, make_optimizer, resolve_device, validate_
 from ctadam.train import evaluate, load_task, loss_fn, run
 
 CASES = {
-    # The quick sweep's setting and the paper-notes setting of Claim 1.
+    # The quick sweep's setting, and the setting of our first checks of the stable region (README).
     "small": {"n_train": 200, "model": {"hidden": [32, 32]}, "dtype": "float64"},
     "notes": {"n_train": 1000, "model": {"hidden": [64, 64]}, "dtype": "float32"},
 }

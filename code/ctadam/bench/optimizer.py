@@ -13,7 +13,7 @@ All optimizers of one size are built side by side and timed round-robin, one ste
 round, so that a change in machine load hits all of them alike; the record holds the median
 and quartiles over the rounds after warm-up, and the first step's time (which includes the
 compilation for the compiled path). ``numbers`` turns the record into the paper's ratios
-and says which of the issue's three speed targets (``targets``) the medians meet.
+and says which of the project's three speed targets (``targets``) the medians meet.
 
 Memory traffic sets the scale: a step must read the parameter and the gradient, write the
 parameter, and read and write m_i and v_i at each level: (3 + 4k) tensors of N floats. So
@@ -198,7 +198,7 @@ PATH_WORDS = {"foreach": "default", "single": "per-tensor", "compile": "compiled
 
 
 def targets(record: dict) -> dict:
-    """Whether the issue's three speed targets are met, judged on the medians of ``ratios``.
+    """Whether the project's three speed targets are met, judged on the medians of ``ratios``.
 
     ``default``: KAdam foreach (k = 1) <= TARGET_DEFAULT x torch foreach; ``fast``: KAdam
     compiled (k = 1) <= TARGET_FAST x torch fused (None when the compiled path was not

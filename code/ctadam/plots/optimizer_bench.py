@@ -2,7 +2,7 @@
 
 Left: median time of one step (float32, one thread) against the number of parameters N,
 log-log, with quartile bars. Right: at the largest N, the step time with k levels over the
-k = 1 time of the same path, next to the memory-traffic ratio (3 + 4k)/7 and the issue's
+k = 1 time of the same path, next to the memory-traffic ratio (3 + 4k)/7 and the target
 bound 1.2 (3 + 4k)/7.
 
     python -m ctadam.plots.optimizer_bench --record data/bench/optimizer.json \\
