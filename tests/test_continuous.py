@@ -127,7 +127,7 @@ def test_measure_record(tmp_path):
 
     out = tmp_path / "rec.json"
     ct_error.main(["--problem", "quadratic_smooth", "--beta1", "0.9", "--beta2", "0.99",
-                   "--horizon", "0.1", "--eta-min", "1e-2", "--eta-max", "2e-2",
+                   "--horizon", "0.04", "--eta-min", "1e-2", "--eta-max", "2e-2",
                    "--n-etas", "2", "--out", str(out)])
     rec = read_json(out)
     assert [r["sign_changes"] for r in rec["runs"]] == [0, 0]

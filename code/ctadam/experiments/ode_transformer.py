@@ -131,7 +131,7 @@ def _model_run(obj, cfg, eta, steps, marks, path, picks, model, p, loosen=1.0):
                                   weight_decay=cfg["weight_decay"], eval_steps=marks,
                                   method=cfg["method"], rtol=loosen * cfg["rtol"],
                                   atol=block_atol(obj, loosen * cfg["rtol"], cfg["atol_scale"]))
-    theta = sol.y[: obj.theta0.size].T
+    theta = sol.y[: obj.theta0.size].T[: len(path)]  # the recorded steps (the last may be < N)
     return {"model": model, "p": p, "h": continuous.time_step(eta, p), "theta": theta,
             "sq_err": np.sum((theta - path) ** 2, axis=1), "params": theta[:, picks],
             "loss": [obj.loss(th) for th in theta[:: max(1, len(theta) // 20)]],

@@ -44,14 +44,15 @@ def quadratic(dim: int = 8, condition: float = QUAD_CONDITION, scale: float = 3.
 def get(name: str) -> Problem:
     """The named problem of the continuous-time experiment (config ``theory.problems``).
 
-    ``quadratic_smooth``: the quadratic started far from its minimum, so that no gradient
-    coordinate changes sign before the horizon; ``quadratic_valley``: the same quadratic
-    started closer, so that coordinates reach the valleys g_i = 0 and oscillate around them.
+    ``quadratic_smooth``: the quadratic started far from its minimum (10 per coordinate), so
+    that no gradient coordinate changes sign before the horizon; ``quadratic_valley``: the same
+    quadratic started at 1.5 per coordinate, so that gradient coordinates reach their valleys
+    g_i = 0 and change sign from about t = 0.3 on (t = n eta).
     (A network, where the gradient comes from torch, is :mod:`ctadam.experiments.ode_transformer`.)
     """
     makers = {
         "quadratic_smooth": lambda: quadratic(scale=10.0),
-        "quadratic_valley": lambda: quadratic(scale=3.0),
+        "quadratic_valley": lambda: quadratic(scale=1.5),
     }
     if name not in makers:
         raise ValueError(f"problem must be one of {sorted(makers)}, got {name!r}")
