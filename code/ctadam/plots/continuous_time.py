@@ -26,6 +26,7 @@ def draw(records: list[dict]):
     """Build the figure from ct_error records (one column per record)."""
     style.apply()
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     cols = len(records)
     fig, axes = plt.subplots(2, cols, figsize=(style.FULL_WIDTH, 4.4), squeeze=False)
@@ -56,6 +57,7 @@ def draw(records: list[dict]):
         for order, ls in ((1, ":"), (2, "-.")):
             ref = runs[-1]["first"]["backward"]["error"] * (etas / etas[-1]) ** order
             bottom.loglog(etas, ref, ls, color="0.6", lw=0.8, label=f"order {order}")
+        bottom.xaxis.set_minor_formatter(NullFormatter())
         bottom.set_xlabel(r"learning rate $\eta$")
         bottom.set_ylabel(rf"$\|\theta_{{ODE}}(T)-\theta_N\|$, T={rec['horizon']:g}")
     handles, labels = axes[1, 0].get_legend_handles_labels()
