@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy.integrate import solve_ivp
 from scipy.optimize import approx_fprime
 
 from ctadam.theory import continuous as ct
@@ -119,6 +120,33 @@ def test_model_gap_is_the_half_step_boundary_term():
     assert ct.fit_order(etas, [g for g, _ in smooth]) == pytest.approx(2.0, abs=0.4)
     valley = [_model_gap("quadratic_valley", eta)[0] for eta in etas]
     assert ct.fit_order(etas, valley) == pytest.approx(1.0, abs=0.4)
+
+
+def test_reduced_form_is_the_slow_manifold_of_the_second_order_equation():
+    # Integrate (h/2) theta'' + theta' = F itself, as the stiff system (theta, w = theta', mhat,
+    # vhat) with w' = (2/h)(F - w) and w(0) = F(0): after its initial layer it follows the
+    # reduced eq:ct-reduced far more closely than the two models follow each other.
+    prob = pr.get("quadratic_valley")
+    eta, steps = 1e-3, 500
+    a, b = ct.rates(0.9, 0.99, eta)
+
+    def singular(t, y):
+        theta, w, mhat, vhat = np.split(y, 4)
+        g = prob.grad(theta)
+        force = -mhat / np.sqrt(vhat)
+        return np.concatenate([w, (2.0 / eta) * (force - w),
+                               ct.bias_rate(a, t, 1e-9 * eta) * (g - mhat),
+                               ct.bias_rate(b, t, 1e-9 * eta) * (g * g - vhat)])
+
+    g0 = prob.grad(prob.theta0)
+    y0 = np.concatenate([prob.theta0, -np.sign(g0), g0, g0 * g0])
+    full = solve_ivp(singular, (0.0, steps * eta), y0, method="Radau", rtol=1e-11,
+                     atol=1e-13).y[:8, -1]
+    tight = {"rtol": 1e-11, "atol": 1e-13}
+    reduced, _ = ct.integrate(prob.grad, prob.theta0, eta, 0.9, 0.99, steps, model="second",
+                              **tight)
+    first, _ = ct.integrate(prob.grad, prob.theta0, eta, 0.9, 0.99, steps, **tight)
+    assert np.linalg.norm(full - reduced) < 1e-2 * np.linalg.norm(first - reduced)
 
 
 def test_fit_order_recovers_a_power_law():
