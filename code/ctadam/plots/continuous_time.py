@@ -1,8 +1,9 @@
-"""Figure ``continuous_time``: the ODE model against discrete Adam/AdamW.
+"""Figure ``continuous_time``: the two continuous-time models against discrete Adam/AdamW.
 
-Top row: loss along the discrete iterates (dots) and along the ODE solution (line, Euler
-rates) for the smallest and largest eta, one panel per problem. Bottom row: global error at
-the horizon against eta on log-log axes, for the three rate choices, with the fitted slopes.
+Top row: loss along the discrete iterates (dots) and along the first-order model (line, the
+paper's rates (1-x)/x) for the smallest and largest eta, one panel per problem. Bottom row:
+global error at the horizon against eta on log-log axes, for every rate choice (colour) and
+model (solid: first order, dashed: second order), with the fitted slopes.
 
     python -m ctadam.plots.continuous_time --records a.json b.json --out figures/continuous_time.pdf
 """
@@ -13,17 +14,19 @@ import numpy as np
 from ctadam.plots import style
 
 TITLES = {"quadratic_smooth": "quadratic, no sign change",
-          "quadratic_valley": "quadratic, reaches valleys",
-          "regression": "tanh regression net"}
-KIND_LABEL = {"euler": r"$(1-\beta)/\eta$", "kernel": r"$-\ln\beta/\eta$",
-              "matched": r"$\frac{2(1-\beta)}{(1+\beta)\eta}$"}
-KIND_COLOR = {"euler": "C0", "kernel": "C3", "matched": "C1"}
+          "quadratic_valley": "quadratic, reaches valleys"}
+KIND_LABEL = {"backward": r"$(1-x)/x$", "euler": r"$1-x$", "kernel": r"$-\ln x$",
+              "matched": r"$2(1-x)/(1+x)$"}
+KIND_COLOR = {"backward": "#0072B2", "euler": "#009E73", "kernel": "#D55E00",
+              "matched": "#CC79A7"}
+MODEL_LINE = {"first": "-", "second": "--"}
 
 
 def draw(records: list[dict]):
     """Build the figure from ct_error records (one column per record)."""
     style.apply()
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     cols = len(records)
     fig, axes = plt.subplots(2, cols, figsize=(style.FULL_WIDTH, 4.4), squeeze=False)
@@ -33,33 +36,35 @@ def draw(records: list[dict]):
         for run, color in ((runs[0], "k"), (runs[-1], "C2")):
             top.plot(run["times"], run["discrete_loss"], "o", ms=2.5, color=color,
                      label=rf"discrete, $\eta$={run['eta']:.1e}")
-            top.plot(run["euler"]["times"], run["euler"]["loss"], "-", lw=1, color=color,
-                     alpha=0.7, label="ODE")
+            first = run["first"]["backward"]
+            top.plot(first["times"], first["loss"], "-", lw=1, color=color, alpha=0.7,
+                     label="first-order model")
         top.set_yscale("log")
-        top.set_xlabel(r"time $t = n\eta$")
+        top.set_xlabel(r"time $t = n\eta$ ($p = 1$)")
         top.set_ylabel(r"loss $L(\theta)$")
         top.set_title(f"{TITLES.get(rec['problem'], rec['problem'])} ({rec['optimizer']})")
         top.legend(frameon=False, fontsize=6, loc="lower left")
         etas = np.array([r["eta"] for r in runs])
-        for i, kind in enumerate(KIND_LABEL):
-            err = np.array([r[kind]["error"] for r in runs])
-            coef = np.polyfit(np.log(etas), np.log(err), 1)
-            bottom.loglog(etas, err, "o", color=KIND_COLOR[kind], ms=3)
-            bottom.loglog(etas, np.exp(np.polyval(coef, np.log(etas))), "-",
-                          color=KIND_COLOR[kind], lw=1, label=f"rates {KIND_LABEL[kind]}")
-            bottom.text(0.97, 0.05 + 0.08 * (2 - i), f"slope {rec['order'][kind]:.2f}",
-                        color=KIND_COLOR[kind], transform=bottom.transAxes, ha="right",
-                        fontsize=6)
-        for order, ls in ((1, ":"), (2, "--")):
-            ref = runs[-1]["euler"]["error"] * (etas / etas[-1]) ** order
+        for model, ls in MODEL_LINE.items():
+            for i, kind in enumerate(KIND_LABEL):
+                err = np.array([r[model][kind]["error"] for r in runs])
+                bottom.loglog(etas, err, ls, marker="o", ms=2.5, lw=0.9, color=KIND_COLOR[kind],
+                              label=f"{model}-order, rates {KIND_LABEL[kind]}")
+                if model == "first":
+                    bottom.text(0.97, 0.04 + 0.07 * i, f"slope {rec['order'][model][kind]:.2f}",
+                                color=KIND_COLOR[kind], transform=bottom.transAxes, ha="right",
+                                fontsize=5.5)
+        for order, ls in ((1, ":"), (2, "-.")):
+            ref = runs[-1]["first"]["backward"]["error"] * (etas / etas[-1]) ** order
             bottom.loglog(etas, ref, ls, color="0.6", lw=0.8, label=f"order {order}")
+        bottom.xaxis.set_minor_formatter(NullFormatter())
         bottom.set_xlabel(r"learning rate $\eta$")
         bottom.set_ylabel(rf"$\|\theta_{{ODE}}(T)-\theta_N\|$, T={rec['horizon']:g}")
     handles, labels = axes[1, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=5, frameon=False, fontsize=6.5,
-               bbox_to_anchor=(0.5, -0.04))
-    fig.suptitle(rf"Continuous-time model vs discrete algorithm ($\beta$={records[0]['beta']}, "
-                 rf"$\gamma$={records[0]['gamma']})", fontsize=8)
+    fig.legend(handles, labels, loc="lower center", ncol=4, frameon=False, fontsize=6,
+               bbox_to_anchor=(0.5, -0.09))
+    fig.suptitle(rf"Continuous-time models vs discrete algorithm ($\gamma$={records[0]['beta1']}"
+                 rf" = torch beta1, $\beta$={records[0]['beta2']} = torch beta2)", fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -1,26 +1,37 @@
-r"""The continuous-time model of Adam and AdamW, and the discrete algorithm it approximates.
+r"""Continuous-time models of Adam and AdamW, and the discrete algorithm they approximate.
 
-With time t = n eta, the state (theta, m, v) follows (paper/sections/theory.tex, eq:ode)
+Paper letters: gamma = first-moment decay (torch ``beta1``), beta = second-moment decay (torch
+``beta2``); the code takes the torch names. Time is t = n h with time step h = eta^p (p a free
+exponent, paper/sections/continuous_time.tex). Per coordinate the state (theta, mhat, vhat)
+follows (eq:ct-first, eq:ct-hat)
 
-    dm/dt     = a (g(theta) - m),          dv/dt = b (g(theta)^2 - v),
-    dtheta/dt = - mhat / (sqrt(vhat) + eps) - lambda theta,
-    mhat = m / (1 - e^{-a t}),             vhat = v / (1 - e^{-b t}),
+    d mhat/dt = A(t) (g(theta) - mhat),      d vhat/dt = B(t) (g(theta)^2 - vhat),
+    A(t) = a / (1 - e^{-a t}),               B(t) = b / (1 - e^{-b t}),
+    F = -(eta/h) (mhat / (sqrt(vhat) + eps) + lambda theta),
 
-with lambda = 0 for Adam. Three choices of the rates (eq:rates):
+with lambda = 0 for Adam, and two models of the parameters:
 
-* ``"euler"``: a = (1-beta)/eta, b = (1-gamma)/eta. One forward-Euler step of length eta of the
-  m and v equations is exactly Adam's EMA update.
-* ``"kernel"``: a = -ln(beta)/eta, b = -ln(gamma)/eta. The exponential kernel then takes the
-  same values as Adam's geometric weights at the step times, and the bias correction
-  1 - e^{-a t} equals Adam's 1 - beta^n at t = n eta.
-* ``"matched"``: a = 2(1-beta)/((1+beta) eta), b likewise with gamma. The mean age 1/a of the
-  kernel then equals the mean age beta/(1-beta) + 1/2 (in steps, from the middle of the step)
-  of the gradients in Adam's EMA (eq:lag-mismatch).
+* ``"first"``:  dtheta/dt = F (the three first-order equations, as in Barakat and Bianchi);
+* ``"second"``: the second-order equation (h/2) theta'' + theta' = F, reduced to its slow
+  manifold (eq:ct-reduced)   dtheta/dt = F - (h/2) dF/dt,  where dF/dt is taken along the
+  moment equations and with theta' = F inside it (an O(h^2) change):
 
-The bias correction 1 - e^{-a t} is the one that makes mhat = g exactly for a constant gradient
-(it is what the m equation itself produces from m(0) = 0); at t = 0 mhat = g and vhat = g^2.
-The rates grow like 1/eta, so the system is stiff and is integrated with an implicit method
-(Radau by default) in float64. :mod:`ctadam.theory.problems` supplies smooth test problems.
+      dF/dt = -(eta/h) (mhat'/(s + eps) - mhat s'/(s + eps)^2 + lambda F),  s = sqrt(vhat),
+      s' = vhat'/(2 s).
+
+Rates per step r, a = r_gamma / h and b = r_beta / h (eq:ct-rates), for x = gamma or beta:
+
+* ``"backward"``: r = (1-x)/x, the paper's backward-difference form x (m_n - m_{n-1}) =
+  (1-x)(g_n - m_n) of the moving average (one implicit-Euler step of the m equation);
+* ``"euler"``: r = 1-x (one explicit-Euler step of length h is Adam's moving average);
+* ``"kernel"``: r = -ln x (the kernel e^{-a t} equals x^n at t = n h);
+* ``"matched"``: r = 2(1-x)/(1+x) (mean age 1/r equals Adam's x/(1-x) + 1/2, eq:ct-lag).
+
+The bias correction 1 - e^{-a t} makes mhat = g exactly for a constant gradient; mhat(0) = g,
+vhat(0) = g^2. :func:`integrate` is the one integrator interface of the family: the same call
+serves the numpy test problems (:mod:`ctadam.theory.problems`, stiff solver Radau) and a
+network whose gradient comes from torch (:mod:`ctadam.experiments.ode_transformer`, an explicit
+Runge-Kutta method: no Jacobian to form).
 """
 
 import numpy as np
@@ -28,26 +39,42 @@ from scipy.integrate import solve_ivp
 
 from ctadam.checks import check_real, check_unit_interval
 
-RATES = ("euler", "kernel", "matched")
+RATES = ("backward", "euler", "kernel", "matched")
+MODELS = ("first", "second")
+METHODS = ("Radau", "BDF", "LSODA", "RK45", "DOP853", "RK23")
 
 
-def rates(beta: float, gamma: float, eta: float, kind: str = "euler") -> tuple[float, float]:
-    """The EMA rates (a, b) per unit time for decays (beta, gamma) and step eta (eq:rates)."""
-    beta = check_unit_interval("beta", beta)
-    gamma = check_unit_interval("gamma", gamma)
+def time_step(eta: float, p: float = 1.0) -> float:
+    """The model's time step h = eta^p (t = n h)."""
     eta = check_real("eta", eta, 0.0, np.inf, low_open=True)
-    if beta == 0.0 or gamma == 0.0:
-        raise ValueError("beta and gamma must be in (0, 1) for the continuous model")
+    p = check_real("p", p, 0.0, 4.0, low_open=True)
+    return float(eta**p)
+
+
+def per_step_rate(x: float, kind: str) -> float:
+    """The per-step relaxation rate r(x) of a moving average with decay x (eq:ct-rates)."""
+    if kind == "backward":
+        return (1.0 - x) / x
     if kind == "euler":
-        return (1.0 - beta) / eta, (1.0 - gamma) / eta
+        return 1.0 - x
     if kind == "kernel":
-        return -np.log(beta) / eta, -np.log(gamma) / eta
+        return -np.log(x)
     if kind == "matched":
-        return 2 * (1 - beta) / ((1 + beta) * eta), 2 * (1 - gamma) / ((1 + gamma) * eta)
+        return 2.0 * (1.0 - x) / (1.0 + x)
     raise ValueError(f"rates must be one of {RATES}, got {kind!r}")
 
 
-def discrete_adam(grad, theta0, eta: float, beta: float, gamma: float, steps: int,
+def rates(beta1: float, beta2: float, h: float, kind: str = "backward") -> tuple[float, float]:
+    """The rates (a, b) per unit time of the m and v equations for time step h (eq:ct-rates)."""
+    beta1 = check_unit_interval("beta1", beta1)
+    beta2 = check_unit_interval("beta2", beta2)
+    h = check_real("h", h, 0.0, np.inf, low_open=True)
+    if beta1 == 0.0 or beta2 == 0.0:
+        raise ValueError("beta1 and beta2 must be in (0, 1) for the continuous model")
+    return per_step_rate(beta1, kind) / h, per_step_rate(beta2, kind) / h
+
+
+def discrete_adam(grad, theta0, eta: float, beta1: float, beta2: float, steps: int,
                   eps: float = 0.0, weight_decay: float = 0.0, record_every: int = 0):
     """Adam (AdamW when weight_decay > 0) in float64, PyTorch's convention (eq:adam).
 
@@ -60,9 +87,9 @@ def discrete_adam(grad, theta0, eta: float, beta: float, gamma: float, steps: in
     path = [theta.copy()]
     for n in range(1, steps + 1):
         g = grad(theta)
-        m = beta * m + (1.0 - beta) * g
-        v = gamma * v + (1.0 - gamma) * g * g
-        u = (m / (1.0 - beta**n)) / (np.sqrt(v / (1.0 - gamma**n)) + eps)
+        m = beta1 * m + (1.0 - beta1) * g
+        v = beta2 * v + (1.0 - beta2) * g * g
+        u = (m / (1.0 - beta1**n)) / (np.sqrt(v / (1.0 - beta2**n)) + eps)
         theta = (1.0 - eta * weight_decay) * theta - eta * u
         if record_every and n % record_every == 0:
             path.append(theta.copy())
@@ -78,42 +105,63 @@ def bias_rate(rate: float, t: float, t_floor: float) -> float:
     return rate / -np.expm1(-rate * max(t, t_floor))
 
 
-def ode_rhs(grad, a: float, b: float, eps: float, weight_decay: float, t_floor: float):
-    """The right-hand side f(t, y) of eq:ode-hat for y = (theta, mhat, vhat) stacked.
+def first_order_force(y, speed: float, eps: float, weight_decay: float) -> np.ndarray:
+    """F = -(eta/h) (mhat / (sqrt(vhat) + eps) + lambda theta) at the state y = (theta, mhat,
+    vhat); the second model's theta differs from the first's by about (h/2) (F(0) - F(t))
+    (eq:ct-gap)."""
+    theta, mhat, vhat = np.split(np.asarray(y, dtype=float), 3)
+    return -speed * (mhat / (np.sqrt(np.abs(vhat)) + eps) + weight_decay * theta)
 
-    Dividing the m equation by its bias correction c(t) = 1 - e^{-a t} gives
-    d mhat/dt = a/c(t) (g - mhat) with mhat(0) = g(theta_0), and likewise for vhat: the same
-    trajectory as eq:ode, without the 0/0 of m/c at t = 0.
-    """
+
+def ode_rhs(grad, a: float, b: float, speed: float, h: float, eps: float, weight_decay: float,
+            model: str, t_floor: float):
+    """The right-hand side f(t, y) of eq:ct-hat for y = (theta, mhat, vhat) stacked, with
+    dtheta/dt = F (``model="first"``) or F - (h/2) dF/dt (``"second"``), F as in the module
+    docstring and ``speed`` = eta / h."""
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
 
     def rhs(t, y):
         theta, mhat, vhat = np.split(y, 3)
         g = grad(theta)
-        dtheta = -mhat / (np.sqrt(np.abs(vhat)) + eps) - weight_decay * theta
-        return np.concatenate([dtheta, bias_rate(a, t, t_floor) * (g - mhat),
-                               bias_rate(b, t, t_floor) * (g * g - vhat)])
+        s = np.sqrt(np.abs(vhat))
+        dm = bias_rate(a, t, t_floor) * (g - mhat)
+        dv = bias_rate(b, t, t_floor) * (g * g - vhat)
+        force = first_order_force(y, speed, eps, weight_decay)
+        if model == "second":
+            ds = np.divide(dv, 2.0 * s, out=np.zeros_like(s), where=s > 0)
+            du = dm / (s + eps) - mhat * ds / (s + eps) ** 2
+            force = force + 0.5 * h * speed * (du + weight_decay * force)
+        return np.concatenate([force, dm, dv])
 
     return rhs
 
 
-def integrate(grad, theta0, eta: float, beta: float, gamma: float, horizon: float,
-              kind: str = "euler", eps: float = 0.0, weight_decay: float = 0.0,
-              t_eval=None, method: str = "Radau", rtol: float = 1e-10, atol: float = 1e-12):
-    """Integrate eq:ode-hat from (theta0, g(theta0), g(theta0)^2) to t = horizon with
-    ``solve_ivp``; the bias-correction rates are held at their t = 1e-9 eta value before that
-    time (a change of order 1e-9 eta in the trajectory).
+def integrate(grad, theta0, eta: float, beta1: float, beta2: float, steps: int,
+              kind: str = "backward", model: str = "first", p: float = 1.0, eps: float = 0.0,
+              weight_decay: float = 0.0, eval_steps=None, method: str = "Radau",
+              rtol: float = 1e-10, atol: float = 1e-12):
+    """Integrate eq:ct-hat from (theta0, g(theta0), g(theta0)^2) to t = steps h, h = eta^p,
+    with ``solve_ivp``; the bias-correction rates are held at their t = 1e-9 h value before
+    that time (a change of order 1e-9 h in the trajectory).
 
-    ``t_eval`` (optional) are extra output times; the horizon is always the last one.
-    Returns (theta(horizon), solution object). Raises RuntimeError if the solver fails.
+    ``eval_steps`` (optional) are step counts n at which theta(n h) is returned as well; the
+    last step is always included. Returns (theta at ``steps``, solution object whose
+    ``sol.y[:d]`` holds theta at ``sol.t``). Raises RuntimeError if the solver fails.
     """
-    horizon = check_real("horizon", horizon, 0.0, np.inf, low_open=True)
-    a, b = rates(beta, gamma, eta, kind)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    h = time_step(eta, p)
+    a, b = rates(beta1, beta2, h, kind)
     theta0 = np.asarray(theta0, dtype=float)
-    if t_eval is not None:
-        t_eval = np.append(np.asarray(t_eval, dtype=float)[np.asarray(t_eval) < horizon], horizon)
+    horizon = steps * h
+    marks = [] if eval_steps is None else [n for n in np.asarray(eval_steps) if n < steps]
+    t_eval = np.append(np.asarray(marks, dtype=float) * h, horizon)
     g0 = grad(theta0)
     y0 = np.concatenate([theta0, g0, g0 * g0])
-    rhs = ode_rhs(grad, a, b, eps, weight_decay, t_floor=1e-9 * eta)
+    rhs = ode_rhs(grad, a, b, eta / h, h, eps, weight_decay, model, t_floor=1e-9 * h)
     sol = solve_ivp(rhs, (0.0, horizon), y0, method=method, t_eval=t_eval, rtol=rtol, atol=atol)
     if not sol.success:
         raise RuntimeError(f"solve_ivp failed: {sol.message}")

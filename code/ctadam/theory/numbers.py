@@ -1,27 +1,21 @@
 """LaTeX number macros of the theory family (paper/generated/numbers_theory.tex).
 
-Stability numbers are computed from :mod:`ctadam.theory.stability`; the fitted orders and error
-ranges come from the ``ct_error`` records given on the command line.
+Stability numbers are computed from :mod:`ctadam.theory.stability`; the continuous-time
+numbers are :mod:`ctadam.theory.ode_numbers`.
 
-    python -m ctadam.theory.numbers --records data/theory/ct_*.json --out numbers_theory.tex
+    python -m ctadam.theory.numbers --out numbers_theory.tex
 """
 
 import argparse
 
 import numpy as np
 
-from ctadam.io import latex_sci, read_json, write_macros
-from ctadam.theory import continuous, problems
+from ctadam.io import latex_sci, write_macros
 from ctadam.theory import region as rg
 from ctadam.theory import stability as st
 
-MIN_ETA_DECADES = 1.5  # each problem's learning rates must span at least this many decades
 PRESET_NAMES = {(0.9, 0.999): "Default", (0.9, 0.95): "NineNinetyfive",
                 (0.9, 0.99): "NineNinetynine", (0.5, 0.999): "Half", (0.95, 0.95): "Equal"}
-
-
-def _word(problem: str) -> str:
-    return "".join(part.capitalize() for part in problem.split("_"))
 
 
 def kernel_lag_mismatch(beta: float, gamma: float) -> float:
@@ -91,51 +85,11 @@ def region_macros() -> dict[str, str]:
     return out
 
 
-def record_macros(records: list[dict]) -> dict[str, str]:
-    out = {}
-    for rec in records:
-        word = _word(rec["problem"])
-        etas = [r["eta"] for r in rec["runs"]]
-        decades = float(np.log10(max(etas) / min(etas)))
-        if decades < MIN_ETA_DECADES:
-            raise ValueError(f"learning rates of {rec['problem']} must span >= {MIN_ETA_DECADES}"
-                             f" decades, got {decades:.4f} (widen eta_min/eta_max in the config)")
-        for kind in continuous.RATES:
-            out[f"TheoryOrder{word}{kind.capitalize()}"] = f"{rec['order'][kind]:.2f}"
-            small = sorted(rec["runs"], key=lambda r: r["eta"])[:2]
-            local = continuous.fit_order([r["eta"] for r in small],
-                                         [r[kind]["error"] for r in small])
-            out[f"TheorySlopeSmallest{word}{kind.capitalize()}"] = f"{local:.2f}"
-            out[f"TheoryOrderQuarter{word}{kind.capitalize()}"] = (
-                f"{rec['order_quarter'][kind]:.2f}")
-            errs = [r[kind]["error"] for r in rec["runs"]]
-            out[f"TheoryErrMin{word}{kind.capitalize()}"] = latex_sci(min(errs), 2)
-            out[f"TheoryErrMax{word}{kind.capitalize()}"] = latex_sci(max(errs), 2)
-        out[f"TheoryEtaMin{word}"] = latex_sci(min(etas), 2)
-        out[f"TheorySolverDelta{word}"] = latex_sci(max(rec['solver_delta'].values()))
-        out[f"TheoryRtol{word}"] = latex_sci(rec['rtol'])
-        out[f"TheoryEtaMax{word}"] = latex_sci(max(etas), 2)
-        out[f"TheoryEtaDecades{word}"] = f"{decades:.1f}"
-        out[f"TheoryNEtas{word}"] = str(len(etas))
-        out[f"TheorySignChanges{word}"] = str(sum(r["sign_changes"] for r in rec["runs"]))
-        out[f"TheoryWeightDecay{word}"] = f"{rec['weight_decay']:g}"
-        # the EMA lag of v, eta/(1-gamma), at the largest eta, as a fraction of the horizon
-        out[f"TheoryLagFraction{word}"] = f"{max(etas) / (1 - rec['gamma']) / rec['horizon']:.2f}"
-    rec = records[0]
-    out["TheoryCtBeta"] = f"{rec['beta']:g}"
-    out["TheoryCtGamma"] = f"{rec['gamma']:g}"
-    out["TheoryCtHorizon"] = f"{rec['horizon']:g}"
-    out["TheoryQuadCondition"] = f"{problems.QUAD_CONDITION:g}"
-    out["TheoryKernelLagMismatch"] = f"{kernel_lag_mismatch(rec['beta'], rec['gamma']):.4f}"
-    return out
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", nargs="+", required=True)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    macros = stability_macros() | record_macros([read_json(p) for p in args.records])
+    macros = stability_macros()
     write_macros(args.out, macros, comment="theory family: python -m ctadam.theory.numbers")
     for name, value in sorted(macros.items()):
         print(f"{name} = {value}")

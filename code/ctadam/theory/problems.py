@@ -1,6 +1,6 @@
-"""Two smooth float64 test problems for the continuous-time model (paper/sections/theory.tex).
+"""Smooth float64 test problems of the continuous-time models (sections/continuous_time.tex).
 
-Each is a ``Problem`` with the flat parameter vector's start ``theta0``, the loss and its
+The problem is a ``Problem`` with the flat parameter vector's start ``theta0``, the loss and its
 gradient, both plain numpy so that the ODE right-hand side is cheap to evaluate.
 """
 
@@ -41,51 +41,18 @@ def quadratic(dim: int = 8, condition: float = QUAD_CONDITION, scale: float = 3.
     return Problem("quadratic", np.zeros(dim), loss, lambda theta: h @ (theta - c))
 
 
-def regression_net(hidden: int = 6, points: int = 16, seed: int = 0) -> Problem:
-    """Mean squared error of the net f(x) = w2 . tanh(w1 x + b1) + b2 (one input, ``hidden``
-    tanh units) fitted to y = sin(2 x) on ``points`` inputs in [-1.5, 1.5]."""
-    hidden = check_int("hidden", hidden, low=1)
-    points = check_int("points", points, low=1)
-    rng = np.random.default_rng(seed)
-    x = np.linspace(-1.5, 1.5, points)
-    y = np.sin(2.0 * x)
-    h = hidden
-
-    def unpack(theta):
-        return theta[:h], theta[h:2 * h], theta[2 * h:3 * h], theta[3 * h]
-
-    def forward(theta):
-        w1, b1, w2, b2 = unpack(theta)
-        act = np.tanh(np.outer(x, w1) + b1)  # (points, hidden)
-        return act, act @ w2 + b2
-
-    def loss(theta):
-        return float(np.mean((forward(theta)[1] - y) ** 2))
-
-    def grad(theta):
-        _, _, w2, _ = unpack(theta)
-        act, out = forward(theta)
-        r = 2.0 * (out - y) / points  # dL/dout
-        back = np.outer(r, w2) * (1.0 - act**2)  # dL/dpre-activation
-        return np.concatenate([back.T @ x, back.sum(axis=0), act.T @ r, [r.sum()]])
-
-    theta0 = np.concatenate([rng.standard_normal(h), rng.standard_normal(h) * 0.5,
-                             rng.standard_normal(h) / np.sqrt(h), [0.0]])
-    return Problem("regression", theta0, loss, grad)
-
-
 def get(name: str) -> Problem:
     """The named problem of the continuous-time experiment (config ``theory.problems``).
 
-    ``quadratic_smooth``: the quadratic started far from its minimum, so that no gradient
-    coordinate changes sign before the horizon; ``quadratic_valley``: the same quadratic
-    started closer, so that coordinates reach the valleys g_i = 0 and oscillate around them;
-    ``regression``: the tanh regression net.
+    ``quadratic_smooth``: the quadratic started far from its minimum (10 per coordinate), so
+    that no gradient coordinate changes sign before the horizon; ``quadratic_valley``: the same
+    quadratic started at 1.5 per coordinate, so that gradient coordinates reach their valleys
+    g_i = 0 and change sign from about t = 0.3 on (t = n eta).
+    (A network, where the gradient comes from torch, is :mod:`ctadam.experiments.ode_transformer`.)
     """
     makers = {
         "quadratic_smooth": lambda: quadratic(scale=10.0),
-        "quadratic_valley": lambda: quadratic(scale=3.0),
-        "regression": regression_net,
+        "quadratic_valley": lambda: quadratic(scale=1.5),
     }
     if name not in makers:
         raise ValueError(f"problem must be one of {sorted(makers)}, got {name!r}")

@@ -20,6 +20,7 @@ PAPER_NUMBERS = sorted(
 PAPER_SECTIONS = [
     "introduction",
     "theory",
+    "continuous_time",
     "kadam_optimizer",
     "experiments_overview",
     "stability_sweep",

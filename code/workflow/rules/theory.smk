@@ -1,6 +1,7 @@
-# Theory family: Adam's stable region (closed form, no training) and the continuous-time model
+# Theory family: Adam's stable region (closed form, no training) and the continuous-time models
 # integrated against discrete Adam/AdamW. The ODE integrations are the expensive rules (one per
-# problem); numbers, symbolic LaTeX and figures are cheap rules reading their records.
+# problem, one per optimizer on the transformer); the summary, numbers, symbolic LaTeX
+# and figures are cheap rules reading their records.
 # The lr-region experiment (Adam on a quadratic over learning rates x (beta1, beta2), all runs
 # vectorised in one job) follows the same shape: run -> summary -> figure and macros.
 
@@ -9,6 +10,23 @@ import json
 THEORY = config["theory"]
 CT_PROBLEMS = list(THEORY["continuous"]["problems"])
 LR_REGION_JSON = json.dumps(THEORY["lr_region"], sort_keys=True)
+ODE_TF = THEORY["continuous"]["transformer"]
+ODE_OPTS = ["adam", "adamw"]
+ODE_DATA = "data/shakespeare/shakespeare.npz"
+
+
+def ode_run_config(opt):
+    """The run config of python -m ctadam.experiments.ode_transformer for one optimizer."""
+    cfg = {k: v for k, v in ODE_TF.items() if k != "weight_decay"}
+    cfg.update(
+        optimizer=opt,
+        data=ODE_DATA,
+        beta1=THEORY["continuous"]["beta1"],
+        beta2=ODE_TF["beta2"],
+        weight_decay=ODE_TF["weight_decay"] if opt == "adamw" else 0.0,
+        threads=1,
+    )
+    return json.dumps(cfg, sort_keys=True)
 
 
 rule theory_symbolic:
@@ -44,15 +62,92 @@ rule theory_ct_error:
         problem="|".join(CT_PROBLEMS),
     shell:
         "OMP_NUM_THREADS=1 {PY} ctadam.theory.ct_error --problem {wildcards.problem}"
-        " --beta {params.ct[beta]} --gamma {params.ct[gamma]} --horizon {params.ct[horizon]}"
+        " --beta1 {params.ct[beta1]} --beta2 {params.ct[beta2]} --horizon {params.ct[horizon]}"
         " --n-etas {params.ct[n_etas]} --eta-min {params.p[eta_min]} --eta-max {params.p[eta_max]}"
         " --weight-decay {params.p[weight_decay]} --rtol {params.p[rtol]}"
         " --out {output} > {log} 2>&1"
 
 
-rule theory_numbers:
+rule ode_transformer_run:
     input:
-        expand("data/theory/ct_{problem}.json", problem=CT_PROBLEMS),
+        ODE_DATA,
+    output:
+        config="data/theory/ode_transformer/configs/{opt}.json",
+        record="data/theory/ode_transformer/{opt}.json",
+    params:
+        cfg=lambda wc: ode_run_config(wc.opt),
+    log:
+        "logs/ode_transformer_run/{opt}.log",
+    benchmark:
+        "benchmarks/ode_transformer_run/{opt}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1500,
+    wildcard_constraints:
+        opt="|".join(ODE_OPTS),
+    shell:
+        "printf '%s\\n' '{params.cfg}' > {output.config}"
+        " && OMP_NUM_THREADS=1 {PY} ctadam.experiments.ode_transformer --config {output.config}"
+        " --out {output.record} > {log} 2>&1"
+
+
+rule ode_summary:
+    input:
+        expand("data/theory/ode_transformer/{opt}.json", opt=ODE_OPTS),
+    output:
+        "data/theory/ode_summary.json",
+    log:
+        "logs/ode_summary/ode_summary.log",
+    benchmark:
+        "benchmarks/ode_summary/ode_summary.tsv"
+    threads: 1
+    shell:
+        "{PY} ctadam.experiments.ode_summary --records {input} --out {output} > {log} 2>&1"
+
+
+rule ode_numbers:
+    input:
+        records=expand("data/theory/ct_{problem}.json", problem=CT_PROBLEMS),
+        summary="data/theory/ode_summary.json",
+    output:
+        "paper/generated/numbers_ode.tex",
+    log:
+        "logs/ode_numbers/ode_numbers.log",
+    benchmark:
+        "benchmarks/ode_numbers/ode_numbers.tsv"
+    threads: 1
+    shell:
+        "{PY} ctadam.theory.ode_numbers --records {input.records} --summary {input.summary}"
+        " --out {output} > {log} 2>&1"
+
+
+rule ode_figures:
+    input:
+        "data/theory/ode_summary.json",
+    output:
+        fig1=report(
+            "figures/ode_transformer.pdf",
+            caption="../../../report/ode_transformer.rst",
+            category="Continuous time",
+        ),
+        fig1_png="figures/ode_transformer.png",
+        err=report(
+            "figures/ode_error.pdf",
+            caption="../../../report/ode_error.rst",
+            category="Continuous time",
+        ),
+        err_png="figures/ode_error.png",
+    log:
+        "logs/ode_figures/ode_figures.log",
+    benchmark:
+        "benchmarks/ode_figures/ode_figures.tsv"
+    threads: 1
+    shell:
+        "({PY} ctadam.plots.ode_transformer --summary {input} --out {output.fig1}"
+        " && {PY} ctadam.plots.ode_error --summary {input} --out {output.err}) > {log} 2>&1"
+
+
+rule theory_numbers:
     output:
         "paper/generated/numbers_theory.tex",
     log:
@@ -61,7 +156,7 @@ rule theory_numbers:
         "benchmarks/theory_numbers/theory_numbers.tsv"
     threads: 1
     shell:
-        "{PY} ctadam.theory.numbers --records {input} --out {output} > {log} 2>&1"
+        "{PY} ctadam.theory.numbers --out {output} > {log} 2>&1"
 
 
 rule theory_stability_region:
@@ -189,6 +284,9 @@ ALL_TARGETS += [
     "paper/generated/region_table.tex",
     "paper/generated/numbers_lrregion.tex",
     "figures/continuous_time.pdf",
+    "figures/ode_transformer.pdf",
+    "figures/ode_error.pdf",
+    "paper/generated/numbers_ode.tex",
     "paper/generated/theory_symbolic.tex",
     "paper/generated/numbers_theory.tex",
 ]
