@@ -59,7 +59,9 @@ def test_empirical_boundary_ignores_threshold_crossings_inside_the_exact_region(
 
 def test_family_run_summary_numbers(tmp_path):
     rec_path, sum_path, tex = tmp_path / "r.json", tmp_path / "s.json", tmp_path / "n.tex"
-    lr.main(["run", "--config-json", json.dumps(CFG), "--out", str(rec_path)])
+    cfg_path = tmp_path / "c.json"
+    cfg_path.write_text(json.dumps(CFG))
+    lr.main(["run", "--config", str(cfg_path), "--out", str(rec_path)])
     lr.main(["summary", "--record", str(rec_path), "--out", str(sum_path)])
     lr.main(["numbers", "--summary", str(sum_path), "--out", str(tex)])
     summary = read_json(sum_path)

@@ -16,13 +16,12 @@ so the thresholds can change without rerunning. With eps -> 0 the update is inva
 scale of H and the trajectory for (lr, theta_0) is c times the one for (lr/c, theta_0/c): only
 lr / ||theta_0|| and the horizon ``steps`` matter, which the record states.
 
-    python -m ctadam.experiments.lr_region run --config-json '{...}' --out R.json
+    python -m ctadam.experiments.lr_region run --config C.json --out R.json
     python -m ctadam.experiments.lr_region summary --record R.json --out S.json
     python -m ctadam.experiments.lr_region numbers --summary S.json --out numbers_lrregion.tex
 """
 
 import argparse
-import json
 import time
 
 import numpy as np
@@ -246,7 +245,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="simulate every run of the grid")
-    p_run.add_argument("--config-json", required=True)
+    p_run.add_argument("--config", required=True, help="the theory.lr_region settings (JSON)")
     p_run.add_argument("--out", required=True)
     p_sum = sub.add_parser("summary", help="record -> verdicts and boundaries")
     p_sum.add_argument("--record", required=True)
@@ -256,7 +255,7 @@ def main(argv=None) -> None:
     p_num.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if args.command == "run":
-        record = run(json.loads(args.config_json))
+        record = run(read_json(args.config))
         write_json_atomic(args.out, record)
         print(f"{record['n_runs']} runs in {record['seconds']:.1f} s")
     elif args.command == "summary":

@@ -5,11 +5,10 @@
 # The lr-region experiment (Adam on a quadratic over learning rates x (beta1, beta2), all runs
 # vectorised in one job) follows the same shape: run -> summary -> figure and macros.
 
-import json
+from ctadam.io import write_json_atomic
 
 THEORY = config["theory"]
 CT_PROBLEMS = list(THEORY["continuous"]["problems"])
-LR_REGION_JSON = json.dumps(THEORY["lr_region"], sort_keys=True)
 ODE_TF = THEORY["continuous"]["transformer"]
 ODE_OPTS = ["adam", "adamw"]
 ODE_DATA = "data/shakespeare/shakespeare.npz"
@@ -26,7 +25,7 @@ def ode_run_config(opt):
         weight_decay=ODE_TF["weight_decay"] if opt == "adamw" else 0.0,
         threads=1,
     )
-    return json.dumps(cfg, sort_keys=True)
+    return cfg
 
 
 rule theory_symbolic:
@@ -68,14 +67,28 @@ rule theory_ct_error:
         " --out {output} > {log} 2>&1"
 
 
-rule ode_transformer_run:
-    input:
-        ODE_DATA,
+rule ode_transformer_config:
     output:
-        config="data/theory/ode_transformer/configs/{opt}.json",
-        record="data/theory/ode_transformer/{opt}.json",
+        "data/theory/ode_transformer/configs/{opt}.json",
     params:
         cfg=lambda wc: ode_run_config(wc.opt),
+    log:
+        "logs/ode_transformer_config/{opt}.log",
+    benchmark:
+        "benchmarks/ode_transformer_config/{opt}.tsv"
+    threads: 1
+    wildcard_constraints:
+        opt="|".join(ODE_OPTS),
+    run:
+        write_json_atomic(output[0], params.cfg)
+
+
+rule ode_transformer_run:
+    input:
+        data=ODE_DATA,
+        config="data/theory/ode_transformer/configs/{opt}.json",
+    output:
+        "data/theory/ode_transformer/{opt}.json",
     log:
         "logs/ode_transformer_run/{opt}.log",
     benchmark:
@@ -86,9 +99,8 @@ rule ode_transformer_run:
     wildcard_constraints:
         opt="|".join(ODE_OPTS),
     shell:
-        "printf '%s\\n' '{params.cfg}' > {output.config}"
-        " && OMP_NUM_THREADS=1 {PY} ctadam.experiments.ode_transformer --config {output.config}"
-        " --out {output.record} > {log} 2>&1"
+        "OMP_NUM_THREADS=1 {PY} ctadam.experiments.ode_transformer --config {input.config}"
+        " --out {output} > {log} 2>&1"
 
 
 rule ode_summary:
@@ -194,11 +206,25 @@ rule theory_region_table:
         "{PY} ctadam.theory.region_table --out {output} > {log} 2>&1"
 
 
+rule theory_lr_region_config:
+    output:
+        "data/theory/lr_region_config.json",
+    params:
+        cfg=THEORY["lr_region"],
+    log:
+        "logs/theory_lr_region_config/theory_lr_region_config.log",
+    benchmark:
+        "benchmarks/theory_lr_region_config/theory_lr_region_config.tsv"
+    threads: 1
+    run:
+        write_json_atomic(output[0], params.cfg)
+
+
 rule theory_lr_region_run:
+    input:
+        "data/theory/lr_region_config.json",
     output:
         "data/theory/lr_region.json",
-    params:
-        cfg=LR_REGION_JSON,
     log:
         "logs/theory_lr_region_run/theory_lr_region_run.log",
     benchmark:
@@ -208,7 +234,7 @@ rule theory_lr_region_run:
         mem_mb=1500,
     shell:
         "OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1"
-        " {PY} ctadam.experiments.lr_region run --config-json '{params.cfg}' --out {output}"
+        " {PY} ctadam.experiments.lr_region run --config {input} --out {output}"
         " > {log} 2>&1"
 
 
