@@ -1,4 +1,4 @@
-"""Tests of the (beta, gamma) sweep: configs, aggregation, the hard bound check, the figure."""
+"""Tests of the (beta1, beta2) sweep: configs, aggregation, the hard bound check, the figure."""
 
 import json
 import math
@@ -14,20 +14,20 @@ from ctadam.plots import stability_sweep
 from ctadam.theory.stability import bound_n
 from ctadam.train import run
 
-SWEEP = {"betas": [0.5, 0.9], "gammas": [0.7, 0.99], "eps": 1e-16,
-         "eps_panel": {"beta": 0.9, "gammas": [0.7, 0.99], "eps": [1e-16, 1e-8]},
+SWEEP = {"beta1s": [0.5, 0.9], "beta2s": [0.7, 0.99], "eps": 1e-16,
+         "eps_panel": {"beta1": 0.9, "beta2s": [0.7, 0.99], "eps": [1e-16, 1e-8]},
          "lr": 0.01, "steps": 40, "n_train": 64, "hidden": [8], "dtype": "float64", "seed": 0,
          "log_every": 2, "diverge_norm": 1e8, "monitor": {"window": 5, "max_loglog_slope": 2.0},
          "sensitivity_p_max": [1.0, 4.0, 8.0], "bound_tolerance": 1e-6}
 
 
-def fake_record(beta, gamma, eps=1e-16, u_max=None, norms=None, status="ok", flagged=None):
+def fake_record(beta1, beta2, eps=1e-16, u_max=None, norms=None, status="ok", flagged=None):
     """A record with the fields the aggregation reads."""
     n = 20
     u_max = [1.0] + [0.5] * (n - 1) if u_max is None else u_max
     steps = list(range(1, n + 1))
     norms = [5.0 + 0.1 * s for s in steps] if norms is None else norms
-    return {"config": {"optimizer": {"betas": [[beta, gamma]], "eps": eps},
+    return {"config": {"optimizer": {"betas": [[beta1, beta2]], "eps": eps},
                        "monitor": {"window": 5, "max_loglog_slope": 2.0}},
             "per_step": {"update_max_abs": u_max, "update_rms": [0.5 * u for u in u_max]},
             "status": status, "diverged_at": None if status == "ok" else n,
@@ -46,10 +46,10 @@ def grid_records(violate=False):
 
 
 def test_run_ids_and_dedup():
-    assert sweep.run_id(0.9, 0.7, 1e-16) == "b0.9_g0.7_e1e-16"
+    assert sweep.run_id(0.9, 0.7, 1e-16) == "b1_0.9_b2_0.7_e1e-16"
     configs = sweep.run_configs(SWEEP, "d.npz")
     assert len(configs) == 4 + 2  # the panel's eps=1e-16 runs are grid runs
-    cfg = configs["b0.9_g0.7_e1e-08"]
+    cfg = configs["b1_0.9_b2_0.7_e1e-08"]
     assert cfg["optimizer"] == {"name": "adam", "lr": 0.01, "betas": [0.9, 0.7], "eps": 1e-8}
     assert cfg["batch_size"] is None and cfg["data"] == "d.npz"
 
@@ -65,7 +65,7 @@ def test_aggregate_labels_and_agreement():
     summary = sweep.aggregate(grid_records(), 1e-16, 1e-6)
     assert summary["grid_cells"] == 4 and summary["agree"] == 4
     assert summary["confusion"]["theory_unstable_measured_unstable"] == 1
-    run = next(r for r in summary["runs"] if r["id"] == "b0.9_g0.7_e1e-16")
+    run = next(r for r in summary["runs"] if r["id"] == "b1_0.9_b2_0.7_e1e-16")
     assert run["growth_rate"] == pytest.approx(0.3, rel=1e-9)
     assert run["rho"] == pytest.approx(math.log(0.9) - 0.5 * math.log(0.7))
     assert summary["rate_over_rho"]["runs"] == 1
@@ -73,14 +73,14 @@ def test_aggregate_labels_and_agreement():
     assert summary["bound"]["runs"] == 4
     assert summary["bound"]["max_ratio"] == pytest.approx(1.0)
     # afterwards |u| = 0.5, so the worst ratio is 0.5 / (smallest B_n, n >= 2, inside)
-    smallest = min(float(bound_n(b, g, np.arange(2, 21)).min())
-                   for b, g in [(0.5, 0.7), (0.5, 0.99), (0.9, 0.99)])
+    smallest = min(float(bound_n(b1, b2, np.arange(2, 21)).min())
+                   for b1, b2 in [(0.5, 0.7), (0.5, 0.99), (0.9, 0.99)])
     assert summary["bound"]["max_ratio_after_first"] == pytest.approx(0.5 / smallest)
     # an outside cell measured stable lowers the agreement
     recs = grid_records()
     recs[3] = fake_record(0.9, 0.7)
     summary = sweep.aggregate(recs, 1e-16, 1e-6)
-    assert summary["agree"] == 3 and summary["disagreeing"] == ["b0.9_g0.7_e1e-16"]
+    assert summary["agree"] == 3 and summary["disagreeing"] == ["b1_0.9_b2_0.7_e1e-16"]
 
 
 def sensitivity_records():
@@ -110,8 +110,8 @@ def test_sensitivity_to_p_max():
         assert rows[p_max]["agreement"] == pytest.approx((counts[0] + counts[3]) / 4)
     # the rule's row is the label recorded by the runs' monitors
     assert rows[2.0]["confusion"] == summary["confusion"] and rows[2.0]["agree"] == summary["agree"]
-    m = sweep.macros(summary, {**SWEEP, "betas": [0.5, 0.9], "gammas": [0.2, 0.7, 0.99],
-                               "eps_panel": {"beta": 0.9, "gammas": [0.7, 0.99], "eps": [1e-16]}})
+    m = sweep.macros(summary, {**SWEEP, "beta1s": [0.5, 0.9], "beta2s": [0.2, 0.7, 0.99],
+                               "eps_panel": {"beta1": 0.9, "beta2s": [0.7, 0.99], "eps": [1e-16]}})
     assert m["SweepSensPmaxList"] == "1, 2, 4, 8"
     assert (m["SweepSensAgreementMin"], m["SweepSensAgreementMax"]) == ("50", "75")
     assert (m["SweepSensPmaxLow"], m["SweepSensInsideUnstableLow"],
@@ -141,7 +141,7 @@ def test_sensitivity_checks_replay_and_thresholds():
 
 
 def test_bound_violation_fails_loudly(tmp_path, capsys):
-    with pytest.raises(sweep.BoundViolation, match="b0.9_g0.99_e1e-16"):
+    with pytest.raises(sweep.BoundViolation, match="b1_0.9_b2_0.99_e1e-16"):
         sweep.aggregate(grid_records(violate=True), 1e-16, 1e-6)
     for i, rec in enumerate(grid_records(violate=True)):
         io.write_json_atomic(tmp_path / "shard0" / f"r{i}.json", rec)
@@ -204,10 +204,10 @@ def tiny_data(tmp_path) -> str:
     return str(write_fake_mnist1d(tmp_path / "tiny.npz", 64, 16, seed=1))
 
 
-@pytest.mark.parametrize("beta, gamma", [(0.9, 0.99), (0.5, 0.3), (0.99, 0.999)])
-def test_real_runs_inside_respect_bound(tiny_data, beta, gamma):
+@pytest.mark.parametrize("beta1, beta2", [(0.9, 0.99), (0.5, 0.3), (0.99, 0.999)])
+def test_real_runs_inside_respect_bound(tiny_data, beta1, beta2):
     """The hard property on real training: max_n max_i |u_n,i| / B_n <= 1 inside the region."""
-    cfg = sweep.train_config({**SWEEP, "steps": 150}, tiny_data, beta, gamma, 1e-16)
+    cfg = sweep.train_config({**SWEEP, "steps": 150}, tiny_data, beta1, beta2, 1e-16)
     summary = sweep.summarize_run(run(cfg))
     assert summary["inside"]
     assert 0.99 < summary["max_bound_ratio"] <= 1.0 + 1e-9

@@ -1,9 +1,11 @@
-r"""The (beta, gamma) stability sweep: grid -> run configs, and records -> summary and numbers.
+r"""The (gamma, beta) stability sweep: grid -> run configs, and records -> summary and numbers.
 
-Every cell of a (beta, gamma) grid is one full-batch training run of :mod:`ctadam.train`
+In the paper's letters gamma is the first-moment decay (torch ``beta1``) and beta the
+second-moment decay (torch ``beta2``); config keys and summary fields use the torch names.
+Every cell of a (beta1, beta2) grid is one full-batch training run of :mod:`ctadam.train`
 (float64, a tiny eps so that eps does not mask the instability); an eps panel repeats one row
-of the grid at larger eps. A run is identified by :func:`run_id` of its (beta, gamma, eps), so
-panel runs at the grid's eps are the grid's own runs.
+(one beta1) of the grid at larger eps. A run is identified by :func:`run_id` of its
+(beta1, beta2, eps), so panel runs at the grid's eps are the grid's own runs.
 
 Per run the aggregation computes
 
@@ -11,12 +13,12 @@ Per run the aggregation computes
   :math:`\max_n \max_i |u_{n,i}|`;
 * the growth exponent :math:`r_{\max}`: the largest least-squares slope of
   :math:`\ln\lVert\theta\rVert` against the step over sliding windows of the logged norms
-  (finite part of the run), compared with :math:`\rho = \ln\beta - \tfrac12\ln\gamma`
+  (finite part of the run), compared with :math:`\rho = \ln\gamma - \tfrac12\ln\beta`
   (\cref{eq:growth-rate});
 * the measured label: *unstable* when the run diverged (non-finite loss or parameter norm
   above ``diverge_norm``) or the :class:`~ctadam.monitor.StabilityMonitor` flagged exponential
   growth (a window with :math:`r > 0` and :math:`r\bar n > p_{\max}`); otherwise *stable*.
-  The theory label is unstable iff :math:`\beta^2 \ge \gamma` (\cref{eq:region});
+  The theory label is unstable iff :math:`\gamma^2 \ge \beta` (\cref{eq:region});
 * the same label for each :math:`p_{\max}` of ``sensitivity_p_max``, from the monitor's rule
   replayed on the logged norms (:func:`ctadam.monitor.first_flag`; no retraining). The
   threshold is a heuristic (see :mod:`ctadam.monitor`), so the summary reports the agreement
@@ -50,37 +52,28 @@ class BoundViolation(AssertionError):
     """An update coordinate exceeded B_n in a run inside the stable region."""
 
 
-def run_id(beta: float, gamma: float, eps: float) -> str:
-    """File-name-safe id of one run, e.g. ``b0.9_g0.7_e1e-16``."""
-    return f"b{beta:.6g}_g{gamma:.6g}_e{eps:.3g}"
+def run_id(beta1: float, beta2: float, eps: float) -> str:
+    """File-name-safe id of one run, e.g. ``b1_0.9_b2_0.7_e1e-16`` (torch beta1, beta2)."""
+    return f"b1_{beta1:.6g}_b2_{beta2:.6g}_e{eps:.3g}"
 
 
-def train_config(sweep: dict, data: str, beta: float, gamma: float, eps: float) -> dict:
+def train_config(sweep: dict, data: str, beta1: float, beta2: float, eps: float) -> dict:
     """The :mod:`ctadam.train` config of one sweep cell."""
     return {
         "task": "mnist1d", "data": data, "arch": "mlp", "norm": "none",
         "model": {"hidden": list(sweep["hidden"])},
-        "optimizer": {"name": "adam", "lr": sweep["lr"], "betas": [beta, gamma], "eps": eps},
+        "optimizer": {"name": "adam", "lr": sweep["lr"], "betas": [beta1, beta2], "eps": eps},
         "steps": sweep["steps"], "batch_size": None, "dtype": sweep["dtype"],
         "seed": sweep["seed"], "n_train": sweep["n_train"], "log_every": sweep["log_every"],
         "diverge_norm": sweep["diverge_norm"], "monitor": dict(sweep["monitor"]),
     }
 
 
-def grid_ids(sweep: dict) -> list[str]:
-    return [run_id(b, g, sweep["eps"]) for b in sweep["betas"] for g in sweep["gammas"]]
-
-
-def eps_panel_ids(sweep: dict) -> list[str]:
-    panel = sweep["eps_panel"]
-    return [run_id(panel["beta"], g, e) for e in panel["eps"] for g in panel["gammas"]]
-
-
 def run_configs(sweep: dict, data: str) -> dict[str, dict]:
     """All runs of the sweep (grid and eps panel, deduplicated) by run id."""
-    cells = [(b, g, sweep["eps"]) for b in sweep["betas"] for g in sweep["gammas"]]
+    cells = [(b1, b2, sweep["eps"]) for b1 in sweep["beta1s"] for b2 in sweep["beta2s"]]
     panel = sweep["eps_panel"]
-    cells += [(panel["beta"], g, e) for e in panel["eps"] for g in panel["gammas"]]
+    cells += [(panel["beta1"], b2, e) for e in panel["eps"] for b2 in panel["beta2s"]]
     return {run_id(*c): train_config(sweep, data, *c) for c in cells}
 
 
@@ -133,19 +126,19 @@ def summarize_run(record: dict, p_max_values=()) -> dict:
     from ctadam.theory.stability import bound_inf, bound_n, growth_rate, in_stable_region
 
     cfg = record["config"]
-    (beta, gamma), eps = cfg["optimizer"]["betas"][0], cfg["optimizer"]["eps"]
+    (beta1, beta2), eps = cfg["optimizer"]["betas"][0], cfg["optimizer"]["eps"]
     u_max = np.asarray(record["per_step"]["update_max_abs"], dtype=float)
     u_rms = np.asarray(record["per_step"]["update_rms"], dtype=float)
-    inside = bool(in_stable_region(beta, gamma))
+    inside = bool(in_stable_region(beta1, beta2))
     ratio = ratio_late = math.nan
     if inside and u_max.size:
-        bn = bound_n(beta, gamma, np.arange(1, u_max.size + 1))
+        bn = bound_n(beta1, beta2, np.arange(1, u_max.size + 1))
         ratios = np.where(np.isfinite(u_max), u_max, np.inf) / bn
         ratio = float(np.max(ratios))
         ratio_late = float(np.max(ratios[1:])) if u_max.size > 1 else math.nan
     unstable = record["status"] != "ok" or bool(record["monitor"]["exponential"])
     return {
-        "id": run_id(beta, gamma, eps), "beta": beta, "gamma": gamma, "eps": eps,
+        "id": run_id(beta1, beta2, eps), "beta1": beta1, "beta2": beta2, "eps": eps,
         "inside": inside, "theory_unstable": not inside, "measured_unstable": unstable,
         "status": record["status"], "diverged_at": record["diverged_at"],
         "flagged_at": record["monitor"]["flagged_at"],
@@ -153,7 +146,7 @@ def summarize_run(record: dict, p_max_values=()) -> dict:
         "final_param_norm": record["log"]["param_norm"][-1],
         "growth_rate": max_growth_rate(record["log"]["step"], record["log"]["param_norm"],
                                        cfg["monitor"]["window"]),
-        "rho": float(growth_rate(beta, gamma)), "bound_inf": float(bound_inf(beta, gamma)),
+        "rho": float(growth_rate(beta1, beta2)), "bound_inf": float(bound_inf(beta1, beta2)),
         "max_bound_ratio": ratio, "max_bound_ratio_after_first": ratio_late,
         "steps_done": record["steps_done"],
         "unstable_by_p_max": unstable_by_p_max(record, p_max_values),
@@ -304,16 +297,20 @@ def sensitivity_macros(summary: dict) -> dict[str, str]:
 
 
 def eps_panel_macros(summary: dict, sweep_cfg: dict) -> dict[str, str]:
-    """Max RMS update per eps at the panel's gamma where the smallest eps gave the largest one."""
+    """Max RMS update per eps at the panel's beta2 where the smallest eps gave the largest one.
+
+    ``SweepEpsPanelBeta`` is the panel's beta1 (the paper's gamma) and ``SweepEpsPanelGamma``
+    that beta2 (the paper's beta): the macro names keep the sweep's old letters.
+    """
     panel = sweep_cfg["eps_panel"]
-    by = {(r["gamma"], r["eps"]): r["max_rms_update"] for r in summary["runs"]
-          if r["beta"] == panel["beta"]}
+    by = {(r["beta2"], r["eps"]): r["max_rms_update"] for r in summary["runs"]
+          if r["beta1"] == panel["beta1"]}
     eps_sorted = sorted(panel["eps"])
-    gamma = max(panel["gammas"], key=lambda g: by[(g, eps_sorted[0])])
-    out = {"SweepEpsPanelBeta": f"{panel['beta']:g}", "SweepEpsPanelGamma": f"{gamma:g}"}
+    beta2 = max(panel["beta2s"], key=lambda b2: by[(b2, eps_sorted[0])])
+    out = {"SweepEpsPanelBeta": f"{panel['beta1']:g}", "SweepEpsPanelGamma": f"{beta2:g}"}
     for letter, eps in zip("ABCDEFGH", eps_sorted, strict=False):
         out[f"SweepEpsPanelEps{letter}"] = io.latex_sci(eps)
-        out[f"SweepEpsPanelRms{letter}"] = _latex_num(by[(gamma, eps)])
+        out[f"SweepEpsPanelRms{letter}"] = _latex_num(by[(beta2, eps)])
     return out
 
 
@@ -351,21 +348,21 @@ def table(summary: dict, rule_p_max: float) -> str:
 
 
 def eps_table(summary: dict, sweep_cfg: dict) -> str:
-    """Booktabs table of the eps panel: max RMS update per gamma (rows) and eps (columns)."""
+    """Booktabs table of the eps panel: max RMS update per beta2 (rows) and eps (columns)."""
     panel = sweep_cfg["eps_panel"]
-    by = {(r["gamma"], r["eps"]): r for r in summary["runs"] if r["beta"] == panel["beta"]}
+    by = {(r["beta2"], r["eps"]): r for r in summary["runs"] if r["beta1"] == panel["beta1"]}
     eps_sorted = sorted(panel["eps"])
     head = " & ".join(f"$\\epsilon={io.latex_sci(e)}$" for e in eps_sorted)
     lines = ["\\begin{tabular}{l" + "r" * len(eps_sorted) + "}", "\\toprule",
-             f"$\\beta$ ($\\gamma={panel['beta']:g}$) & {head} \\\\", "\\midrule"]
-    for g in sorted(panel["gammas"]):
+             f"$\\beta$ ($\\gamma={panel['beta1']:g}$) & {head} \\\\", "\\midrule"]
+    for b2 in sorted(panel["beta2s"]):
         cells = []
         for e in eps_sorted:
-            run = by[(g, e)]
+            run = by[(b2, e)]
             mark = "\\,(D)" if run["status"] != "ok" else ""
             cells.append(f"${_latex_num(run['max_rms_update'])}${mark}")
-        side = "inside" if g > panel["beta"] ** 2 else "outside"
-        lines.append(f"{g:g} ({side}) & " + " & ".join(cells) + " \\\\")
+        side = "inside" if b2 > panel["beta1"] ** 2 else "outside"
+        lines.append(f"{b2:g} ({side}) & " + " & ".join(cells) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]
     return "\n".join(lines) + "\n"
 

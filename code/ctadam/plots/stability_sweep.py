@@ -1,7 +1,8 @@
 r"""Figure ``stability_sweep``: the (beta1, beta2) training sweep against the stable region.
 
-Labels on the figure use the paper's letters (gamma = first moment = the sweep's ``beta``
-key, beta = second moment = its ``gamma`` key; the config keys are the sweep family's own).
+Labels on the figure use the paper's letters (gamma = first moment = torch ``beta1``, the
+grid rows; beta = second moment = torch ``beta2``, the grid columns); the summary fields and
+config keys use the torch names.
 
 (a) log10 of the max RMS update per grid cell and (b) the fitted growth exponent
 :math:`r_{\max}` of the parameter norm, both with the theory boundary :math:`\beta = \gamma^2`
@@ -23,45 +24,48 @@ from ctadam import io
 from ctadam.plots import style
 
 
-def _cell_grid(runs: list[dict], betas, gammas, key: str) -> np.ndarray:
-    by_cell = {(r["beta"], r["gamma"]): r for r in runs}
-    out = np.full((len(betas), len(gammas)), np.nan)
-    for i, b in enumerate(betas):
-        for j, g in enumerate(gammas):
-            value = by_cell[(b, g)][key]
+def _cell_grid(runs: list[dict], beta1s, beta2s, key: str) -> np.ndarray:
+    by_cell = {(r["beta1"], r["beta2"]): r for r in runs}
+    out = np.full((len(beta1s), len(beta2s)), np.nan)
+    for i, b1 in enumerate(beta1s):
+        for j, b2 in enumerate(beta2s):
+            value = by_cell[(b1, b2)][key]
             out[i, j] = value if value is not None else np.nan
     return out
 
 
-def _boundary_in_index_space(betas, gammas):
-    """The curve gamma = beta^2 in cell-index coordinates (interpolated in log(1 - x))."""
-    lb, lg = np.log(1 - np.asarray(betas)), np.log(1 - np.asarray(gammas))
+def _boundary_in_index_space(beta1s, beta2s):
+    """The boundary beta = gamma^2 (torch beta2 = beta1^2) in cell-index coordinates.
+
+    Interpolated in log(1 - x) along both axes.
+    """
+    lb, lg = np.log(1 - np.asarray(beta1s)), np.log(1 - np.asarray(beta2s))
     fine = 1 - np.exp(np.linspace(lb[0], lb[-1], 400))
-    y = np.interp(-np.log(1 - fine), -lb, np.arange(len(betas)))
-    x = np.interp(-np.log(1 - fine ** 2), -lg, np.arange(len(gammas)), left=-0.5,
-                  right=len(gammas) - 0.5)
+    y = np.interp(-np.log(1 - fine), -lb, np.arange(len(beta1s)))
+    x = np.interp(-np.log(1 - fine ** 2), -lg, np.arange(len(beta2s)), left=-0.5,
+                  right=len(beta2s) - 0.5)
     return x, y
 
 
-def _heatmap(ax, fig, values, runs, betas, gammas, label, norm=None):
+def _heatmap(ax, fig, values, runs, beta1s, beta2s, label, norm=None):
     image = ax.imshow(values, origin="lower", aspect="auto", cmap="viridis", norm=norm)
     fig.colorbar(image, ax=ax, label=label, shrink=0.9)
-    ax.set_xticks(range(len(gammas)), [f"{g:g}" for g in gammas], rotation=90, fontsize=6)
-    ax.set_yticks(range(len(betas)), [f"{b:g}" for b in betas], fontsize=6)
+    ax.set_xticks(range(len(beta2s)), [f"{b2:g}" for b2 in beta2s], rotation=90, fontsize=6)
+    ax.set_yticks(range(len(beta1s)), [f"{b1:g}" for b1 in beta1s], fontsize=6)
     ax.set_xlabel(r"$\beta$ (second-moment decay, torch $\beta_2$)")
     ax.set_ylabel(r"$\gamma$ (first-moment decay, torch $\beta_1$)")
-    x, y = _boundary_in_index_space(betas, gammas)
+    x, y = _boundary_in_index_space(beta1s, beta2s)
     ax.plot(x, y, color="white", lw=1.5)
-    by_cell = {(r["beta"], r["gamma"]): r for r in runs}
-    for i, b in enumerate(betas):
-        for j, g in enumerate(gammas):
-            run = by_cell[(b, g)]
+    by_cell = {(r["beta1"], r["beta2"]): r for r in runs}
+    for i, b1 in enumerate(beta1s):
+        for j, b2 in enumerate(beta2s):
+            run = by_cell[(b1, b2)]
             if run["status"] != "ok":
                 ax.text(j, i, "D", ha="center", va="center", color="red", fontsize=6)
             elif run["measured_unstable"]:
                 ax.text(j, i, "x", ha="center", va="center", color="red", fontsize=7)
-    ax.set_xlim(-0.5, len(gammas) - 0.5)
-    ax.set_ylim(-0.5, len(betas) - 0.5)
+    ax.set_xlim(-0.5, len(beta2s) - 0.5)
+    ax.set_ylim(-0.5, len(beta1s) - 0.5)
 
 
 def plot(summary: dict, sweep_cfg: dict, out) -> None:
@@ -70,20 +74,20 @@ def plot(summary: dict, sweep_cfg: dict, out) -> None:
 
     runs = summary["runs"]
     grid = [r for r in runs if r["eps"] == summary["grid_eps"]]
-    betas, gammas = sweep_cfg["betas"], sweep_cfg["gammas"]
+    beta1s, beta2s = sweep_cfg["beta1s"], sweep_cfg["beta2s"]
     fig = plt.figure(figsize=(style.FULL_WIDTH, 6.6), layout="constrained")
     top, bottom = fig.subfigures(2, 1, height_ratios=[1.15, 1.0])
     ax_a, ax_b = top.subplots(1, 2)
     ax_c, ax_d, ax_e = bottom.subplots(1, 3)
 
-    rms = _cell_grid(grid, betas, gammas, "max_rms_update")
-    _heatmap(ax_a, fig, np.log10(rms), grid, betas, gammas,
+    rms = _cell_grid(grid, beta1s, beta2s, "max_rms_update")
+    _heatmap(ax_a, fig, np.log10(rms), grid, beta1s, beta2s,
              r"$\log_{10}\max_n \|u_n\|/\sqrt{d}$")
     ax_a.set_title("(a) max RMS update (D: diverged, x: exp. growth)")
-    rate = _cell_grid(grid, betas, gammas, "growth_rate")
+    rate = _cell_grid(grid, beta1s, beta2s, "growth_rate")
     pos = rate[np.isfinite(rate) & (rate > 0)]
     lognorm = colors.LogNorm(pos.min(), pos.max()) if pos.size else None
-    _heatmap(ax_b, fig, np.where(rate > 0, rate, np.nan), grid, betas, gammas,
+    _heatmap(ax_b, fig, np.where(rate > 0, rate, np.nan), grid, beta1s, beta2s,
              r"$r_{\max}$ (per step)", norm=lognorm)
     ax_b.set_title(r"(b) growth exponent of $\|\theta\|$; white: $\beta=\gamma^2$")
 
@@ -115,15 +119,15 @@ def plot(summary: dict, sweep_cfg: dict, out) -> None:
 
     panel = sweep_cfg["eps_panel"]
     for k, eps in enumerate(panel["eps"]):
-        pts = sorted((r["gamma"], r["max_rms_update"]) for r in runs
-                     if r["beta"] == panel["beta"] and r["eps"] == eps
-                     and r["gamma"] in panel["gammas"])
+        pts = sorted((r["beta2"], r["max_rms_update"]) for r in runs
+                     if r["beta1"] == panel["beta1"] and r["eps"] == eps
+                     and r["beta2"] in panel["beta2s"])
         ax_e.plot(*zip(*pts, strict=True), marker="o", ms=3, color=f"C{k}",
                   label=rf"$\epsilon$ = {eps:.0e}")
-    ax_e.axvline(panel["beta"] ** 2, color="k", ls=":", lw=0.8, label=r"$\beta=\gamma^2$")
+    ax_e.axvline(panel["beta1"] ** 2, color="k", ls=":", lw=0.8, label=r"$\beta=\gamma^2$")
     ax_e.set(yscale="log", xlabel=r"$\beta$ (torch $\beta_2$)",
              ylabel=r"$\max_n \|u_n\|/\sqrt{d}$",
-             title=rf"(e) $\epsilon$ masks it ($\gamma$ = {panel['beta']:g})")
+             title=rf"(e) $\epsilon$ masks it ($\gamma$ = {panel['beta1']:g})")
     ax_e.legend(frameon=False, loc="upper right")
     style.save(fig, out)
 

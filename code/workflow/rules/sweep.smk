@@ -1,7 +1,8 @@
-# Rules of the sweep family: Adam's (beta, gamma) stability sweep (Claim 1).
+# Rules of the sweep family: Adam's (gamma, beta) stability sweep (Claim 1; paper letters,
+# gamma = torch beta1, beta = torch beta2).
 #
 # The runs (configs from config["sweep"] by ctadam.experiments.sweep, ids such as
-# b0.9_g0.7_e1e-16) are trained in config["sweep"]["shards"] batched jobs, many runs per
+# b1_0.9_b2_0.7_e1e-16 for torch beta1, beta2, eps) are trained in config["sweep"]["shards"] batched jobs, many runs per
 # process (ctadam.experiments.shards), each run still writing its own record. The aggregation
 # reads every record, checks the hard property "no update coordinate above B_n inside the
 # region" (non-zero exit if violated) and writes the summary, the number macros and the
