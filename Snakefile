@@ -30,6 +30,7 @@ include: "code/workflow/rules/theory.smk"
 include: "code/workflow/rules/data.smk"
 include: "code/workflow/rules/sweep.smk"
 include: "code/workflow/rules/normalization.smk"
+include: "code/workflow/rules/kadam.smk"
 include: "code/workflow/rules/paper.smk"
 
 
