@@ -47,8 +47,8 @@ def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 hyper = st.fixed_dictionaries({
-    "beta": st.floats(0.0, 0.99),
-    "gamma": st.floats(0.0, 0.9999),
+    "beta1": st.floats(0.0, 0.99),
+    "beta2": st.floats(0.0, 0.9999),
     "eps": st.sampled_from([1e-12, 1e-8, 1e-3]),
     "lr": st.floats(1e-4, 3e-2),
     "weight_decay": st.sampled_from([0.0, 1e-3, 0.1, 1.0]),
@@ -62,7 +62,7 @@ hyper = st.fixed_dictionaries({
 @given(h=hyper)
 def test_k1_matches_torch_adam_and_adamw(dtype, h):
     """k = 1 equals torch.optim.Adam (lambda = 0) or AdamW (lambda > 0) over 200 steps."""
-    betas = (h["beta"], h["gamma"])
+    betas = (h["beta1"], h["beta2"])
     torch_cls = torch.optim.AdamW if h["weight_decay"] > 0 else torch.optim.Adam
     ref_net, net = make_mlp(dtype), make_mlp(dtype)
     ref = torch_cls(ref_net.parameters(), lr=h["lr"], betas=betas, eps=h["eps"],
@@ -73,23 +73,35 @@ def test_k1_matches_torch_adam_and_adamw(dtype, h):
     assert rel_err(flat(net), flat(ref_net)) <= DTYPE_TOL[dtype]
 
 
-def reference_kadam(theta, grad_fn, steps, lr, pairs, eps, weight_decay):
-    """Plain-Python k-Adam, one coordinate at a time, straight from the recursion."""
-    k = len(pairs)
-    m = [[0.0] * len(theta) for _ in range(k)]
-    v = [[0.0] * len(theta) for _ in range(k)]
+def reference_kadam(theta, grad_fn, steps, lr, pairs, eps, weight_decay, pooled=None,
+                    decoupled=True, amsgrad=False):
+    """Plain-Python k-Adam on one tensor (a list of coordinates), straight from the recursion.
+
+    A pooled level feeds every coordinate's second moment the mean of the squared inputs
+    over the tensor; ``decoupled=False`` adds the L2 term to the gradient instead.
+    """
+    k, d = len(pairs), len(theta)
+    pooled = pooled or [False] * k
+    m = [[0.0] * d for _ in range(k)]
+    v = [[0.0] * d for _ in range(k)]
+    vmax = [[0.0] * d for _ in range(k)]
     theta = list(theta)
     for n in range(1, steps + 1):
         g = grad_fn(theta)
-        for j in range(len(theta)):
-            u = g[j]
-            for i, (beta, gamma) in enumerate(pairs):
-                m[i][j] = beta * m[i][j] + (1 - beta) * u
-                v[i][j] = gamma * v[i][j] + (1 - gamma) * u * u
-                mhat = m[i][j] / (1 - beta**n)
-                vhat = v[i][j] / (1 - gamma**n)
-                u = mhat / (math.sqrt(vhat) + eps)
-            theta[j] = (1 - lr * weight_decay) * theta[j] - lr * u
+        u = [gj + (0.0 if decoupled else weight_decay * t) for gj, t in zip(g, theta, strict=True)]
+        for i, (beta1, beta2) in enumerate(pairs):
+            squares = [x * x for x in u]
+            if pooled[i]:
+                squares = [sum(squares) / d] * d
+            for j in range(d):
+                m[i][j] = beta1 * m[i][j] + (1 - beta1) * u[j]
+                v[i][j] = beta2 * v[i][j] + (1 - beta2) * squares[j]
+                vmax[i][j] = max(vmax[i][j], v[i][j])
+            second = vmax[i] if amsgrad else v[i]
+            u = [(m[i][j] / (1 - beta1**n)) / (math.sqrt(second[j] / (1 - beta2**n)) + eps)
+                 for j in range(d)]
+        decay = lr * weight_decay if decoupled else 0.0
+        theta = [(1 - decay) * t - lr * uj for t, uj in zip(theta, u, strict=True)]
     return theta
 
 
@@ -131,17 +143,80 @@ def test_k_levels_match_plain_python_reference(k, pairs, foreach, weight_decay):
     assert max(abs(a - b) for a, b in zip(expected, k1, strict=True)) > 1e-3
 
 
+def run_split(paths, pooled, pairs, steps=120, lr=0.05, weight_decay=0.05):
+    """KAdam on theta = (a, b) as two tensors (3 and 2 coordinates); returns theta."""
+    theta0 = [0.3, -1.0, 2.0, 0.0, 1.5]
+    a = torch.tensor(theta0[:3], dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(theta0[3:], dtype=torch.float64, requires_grad=True)
+    opt = KAdam([a, b], lr=lr, k=len(pairs), betas=pairs, weight_decay=weight_decay,
+                pooled=pooled, **paths)
+    for _ in range(steps):
+        opt.zero_grad()
+        torch_loss(torch.cat([a, b])).backward()
+        opt.step()
+    return torch.cat([a, b]).detach(), opt.state[a]
+
+
+POOLED_CASES = [
+    ([False, True], [(0.9, 0.999), (0.0, 0.99)]),  # the k-Adam study's level 2: no momentum
+    (True, [(0.9, 0.999)]),
+    ([True, False, True], [(0.9, 0.99), (0.5, 0.95), (0.0, 0.999)]),
+]
+
+
+@pytest.mark.parametrize("pooled, pairs", POOLED_CASES)
+@pytest.mark.parametrize("path", ["single", "foreach", "fused-eager"])
+def test_pooled_levels_match_plain_python_reference(monkeypatch, pooled, pairs, path):
+    """A pooled level keeps one v per tensor: the EMA of the tensor's mean squared input."""
+    paths = {"single": dict(foreach=False), "foreach": dict(foreach=True),
+             "fused-eager": dict(compile=True)}[path]
+    if path == "fused-eager":
+        monkeypatch.setattr(optim, "_compiled_update", lambda *key: optim._fused_update)
+    got, state = run_split(paths, pooled, pairs)
+    k = len(pairs)
+    flags = pooled if isinstance(pooled, list) else [pooled] * k
+    # theta's loss is a sum over coordinates, so each tensor follows its own reference.
+    expected = [x for part, grad in ((slice(0, 3), A[:3]), (slice(3, 5), A[3:]))
+                for x in reference_kadam(
+                    [0.3, -1.0, 2.0, 0.0, 1.5][part],
+                    lambda t, part=part: py_grad_part(t, part), 120, 0.05, pairs, 1e-8, 0.05,
+                    pooled=flags)]
+    assert rel_err(got, torch.tensor(expected, dtype=torch.float64)) <= 1e-10
+    moments = [v for key, v in state.items() if key != "step"]
+    assert len(moments) == 2 * k
+    for i, flag in enumerate(flags, start=1):
+        assert state[f"exp_avg_sq_{i}"].dim() == (0 if flag else 1)
+    # Pooling changes the trajectory: the unpooled reference is measurably elsewhere.
+    unpooled = reference_kadam([0.3, -1.0, 2.0], lambda t: py_grad_part(t, slice(0, 3)),
+                               120, 0.05, pairs, 1e-8, 0.05)
+    assert max(abs(x - y) for x, y in zip(expected[:3], unpooled, strict=True)) > 1e-3
+
+
+def py_grad_part(theta, part: slice):
+    a, c = A[part], C[part]
+    return [ai * (t - ci) + 0.3 * math.sin(3 * t) for ai, t, ci in zip(a, theta, c, strict=True)]
+
+
+def test_pooled_paths_agree_bit_for_bit():
+    single, _ = run_split(dict(foreach=False), [False, True], [(0.9, 0.999), (0.0, 0.99)])
+    multi, _ = run_split(dict(foreach=True), [False, True], [(0.9, 0.999), (0.0, 0.99)])
+    assert torch.equal(single, multi)
+
+
 @pytest.mark.parametrize("k", [1, 2, 3])
-def test_state_holds_exactly_2k_tensors_and_an_int_step(k):
+def test_state_holds_exactly_2k_tensors_and_a_tensor_step(k):
+    """2k moment tensors, and the step as torch keeps it (a 0-d float tensor on the CPU)."""
     net = make_mlp(torch.float64)
     opt = KAdam(net.parameters(), k=k)
     train([(net, opt)], batch(torch.float64), steps=3)
     for p in net.parameters():
         state = opt.state[p]
-        tensors = [v for v in state.values() if torch.is_tensor(v)]
+        tensors = [v for key, v in state.items() if key != "step"]
         assert len(tensors) == 2 * k
         assert all(t.shape == p.shape and t.dtype == p.dtype for t in tensors)
-        assert type(state["step"]) is int and state["step"] == 3
+        step = state["step"]
+        assert torch.is_tensor(step) and step.dim() == 0 and step.device.type == "cpu"
+        assert step.item() == 3
 
 
 @pytest.mark.parametrize("foreach", [False, True])
@@ -176,7 +251,7 @@ def test_single_tensor_and_foreach_paths_agree_with_mixed_groups_and_dtypes():
             loss.backward()
             opt.step()
         results.append([t.detach().clone() for t in (a, b, c)])
-        assert len([v for v in opt.state[c].values() if torch.is_tensor(v)]) == 6
+        assert len([v for key, v in opt.state[c].items() if key != "step"]) == 6
     for single, multi in zip(*results, strict=True):
         assert torch.equal(single, multi)
 
@@ -246,7 +321,7 @@ def test_bfloat16_parameters_step_close_to_float32():
             opt.zero_grad()
             ((theta.float() - 0.5) ** 2).sum().backward()
             opt.step()
-        assert all(t.dtype == dtype for t in opt.state[theta].values() if torch.is_tensor(t))
+        assert all(t.dtype == dtype for key, t in opt.state[theta].items() if key != "step")
         runs[dtype] = theta.detach().float()
     assert rel_err(runs[torch.bfloat16], runs[torch.float32]) < 3e-2
 
@@ -282,21 +357,23 @@ BAD_INPUT = [
     (dict(k=0), r"k must be an integer >= 1"),
     (dict(k=2.0), r"k must be an integer >= 1"),
     (dict(k=True), r"k must be an integer >= 1"),
-    (dict(betas=(1.0, 0.999)), r"beta at level 1 must be in \[0, 1\)"),
-    (dict(betas=(-0.1, 0.999)), r"beta at level 1 must be in \[0, 1\)"),
-    (dict(betas=(0.9, 1.0)), r"gamma at level 1 must be in \[0, 1\)"),
-    (dict(betas=(0.9, float("inf"))), r"gamma at level 1 must be finite and in \[0, 1\)"),
-    (dict(k=2, betas=[(0.9, 0.99), (0.9, 1.5)]), r"gamma at level 2 must be in \[0, 1\)"),
+    (dict(betas=(1.0, 0.999)), r"beta1 at level 1 must be in \[0, 1\)"),
+    (dict(betas=(-0.1, 0.999)), r"beta1 at level 1 must be in \[0, 1\)"),
+    (dict(betas=(0.9, 1.0)), r"beta2 at level 1 must be in \[0, 1\)"),
+    (dict(betas=(0.9, float("inf"))), r"beta2 at level 1 must be finite and in \[0, 1\)"),
+    (dict(k=2, betas=[(0.9, 0.99), (0.9, 1.5)]), r"beta2 at level 2 must be in \[0, 1\)"),
     (dict(k=3, betas=[(0.9, 0.99), (0.9, 0.99)]), r"betas must hold k=3 .* got 2"),
-    (dict(betas=(0.9,)), r"betas\[0\] must be a \(beta, gamma\) pair"),
-    (dict(k=2, betas=[(0.9, 0.99), (0.9,)]), r"betas\[1\] must be a \(beta, gamma\) pair"),
-    (dict(betas=()), r"betas must be a \(beta, gamma\) pair"),
-    (dict(betas=(0.9, "x")), r"gamma at level 1 must be a real number in \[0, 1\)"),
+    (dict(betas=(0.9,)), r"betas\[0\] must be a \(beta1, beta2\) pair"),
+    (dict(k=2, betas=[(0.9, 0.99), (0.9,)]), r"betas\[1\] must be a \(beta1, beta2\) pair"),
+    (dict(betas=()), r"betas must be a \(beta1, beta2\) pair"),
+    (dict(betas=(0.9, "x")), r"beta2 at level 1 must be a real number in \[0, 1\)"),
     (dict(eps=-1e-8), r"eps must be in \[0, inf\)"),
     (dict(weight_decay=-0.1), r"weight_decay must be in \[0, inf\)"),
     (dict(weight_decay=float("inf")), r"weight_decay must be finite"),
     (dict(foreach="yes"), r"foreach must be None, True or False"),
     (dict(compile=1), r"compile must be True or False"),
+    (dict(k=2, pooled=[True]), r"pooled must be True, False or a list of k=2 bools"),
+    (dict(pooled="yes"), r"pooled must be True, False or a list of k=1 bools"),
 ]
 
 
@@ -315,7 +392,10 @@ def test_bad_param_group_is_rejected():
                              "betas": [(0.9, 0.99)] * 3})
     assert len(opt.param_groups) == 1
     opt.add_param_group({"params": [torch.zeros(3, requires_grad=True)], "k": 3})
-    assert opt.param_groups[1]["betas"] == [(0.9, 0.999)] * 3
+    # Level 1's pair sits in "betas" (where torch's schedulers look), levels 2..k in
+    # "upper_betas".
+    group = opt.param_groups[1]
+    assert [group["betas"]] + group["upper_betas"] == [(0.9, 0.999)] * 3
 
 
 def compiled_vs_plain(dtype: torch.dtype, k: int, steps: int) -> float:

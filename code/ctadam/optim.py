@@ -1,14 +1,16 @@
 r"""k-Adam: the Adam normalization applied k times (paper-notes Claim 4).
 
 Level 1 normalizes the gradient, level i normalizes the output of level i-1, and the
-parameter moves along the output of level k, with AdamW's decoupled weight decay. For
-k = 1 this is exactly ``torch.optim.Adam`` (``weight_decay=0``) and ``torch.optim.AdamW``:
-the operations follow torch's order, and the results were bit-identical in our tests.
+parameter moves along the output of level k, with AdamW's decoupled weight decay (or
+Adam's coupled L2 term). For k = 1 this is exactly ``torch.optim.Adam`` and
+``torch.optim.AdamW``: the operations follow torch's order, and the results were
+bit-identical in our tests.
 
 The code says "Adam, k times" literally: :func:`_normalize` is one level (one pair of
 moment estimates and their bias-corrected ratio) and the single-tensor path calls it once per
 level; :func:`_normalize_foreach` is the same level on lists of tensors. Equation labels
-refer to ``paper/sections/kadam_optimizer.tex``.
+refer to ``paper/sections/kadam_optimizer.tex``. Names follow torch: ``beta1`` is the
+first-moment (momentum) decay, ``beta2`` the second-moment decay.
 """
 
 import math
@@ -23,68 +25,188 @@ from ctadam.checks import check_int, check_real
 
 __all__ = ["KAdam"]
 
+# Options of a group and their defaults; a loaded state dict's groups are completed with these.
+_DEFAULTS = dict(lr=1e-3, k=1, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, pooled=False,
+                 amsgrad=False, maximize=False, foreach=None, compile=False, fused=None,
+                 differentiable=False, decoupled_weight_decay=True)
 
-def _as_pairs(betas, k: int) -> list[tuple[float, float]]:
-    """Validate ``betas`` (one (beta, gamma) pair, or k of them) and return k float pairs."""
-    if not isinstance(betas, Sequence) or isinstance(betas, str) or len(betas) == 0:
-        raise ValueError(
-            f"betas must be a (beta, gamma) pair or a list of k={k} such pairs, got {betas!r}"
-        )
-    nested = any(isinstance(b, Sequence) and not isinstance(b, str) for b in betas)
-    pairs = list(betas) if nested else [tuple(betas)] * k
-    if nested and len(pairs) != k:
-        raise ValueError(f"betas must hold k={k} (beta, gamma) pairs, got {len(pairs)}")
+# Keys of a torch.optim.Adam state and their level-1 names in KAdam's state.
+_TORCH_STATE_KEYS = {"exp_avg": "exp_avg_1", "exp_avg_sq": "exp_avg_sq_1",
+                     "max_exp_avg_sq": "max_exp_avg_sq_1"}
+
+_NOT_CAPTURABLE = (
+    "capturable=True is not supported by KAdam: it keeps the step count on the host and "
+    "computes the bias corrections there (torch's Adam with capturable=False does the same), "
+    "so a step cannot be captured in a CUDA graph. Use torch.compile without CUDA graphs."
+)
+_NOT_DIFFERENTIABLE = (
+    "differentiable=True is not supported by KAdam: its step updates parameters and moments "
+    "in place under torch.no_grad(), so no autograd graph links one step to the next."
+)
+
+
+def _invalid(what: str, value, check: Callable[[], object]) -> None:
+    """Run ``check``; on failure raise torch's ``Invalid <what>: <value>`` with our reason."""
+    try:
+        check()
+    except ValueError as err:
+        raise ValueError(f"Invalid {what}: {value} ({err})") from None
+
+
+def _check_pair(pair, level: int) -> tuple[float, float]:
+    if not isinstance(pair, Sequence) or isinstance(pair, str) or len(pair) != 2:
+        raise ValueError(f"betas[{level - 1}] must be a (beta1, beta2) pair, got {pair!r}")
     out = []
-    for i, pair in enumerate(pairs):
-        if not isinstance(pair, Sequence) or isinstance(pair, str) or len(pair) != 2:
-            raise ValueError(f"betas[{i}] must be a (beta, gamma) pair, got {pair!r}")
-        beta = check_real(f"beta at level {i + 1}", pair[0], 0.0, 1.0, high_open=True)
-        gamma = check_real(f"gamma at level {i + 1}", pair[1], 0.0, 1.0, high_open=True)
-        out.append((beta, gamma))
-    return out
+    for index, value in enumerate(pair):
+        where = f"index {index}" + (f" of level {level}" if level > 1 else "")
+        _invalid(f"beta parameter at {where}", value, lambda v=value, j=index: check_real(
+            f"beta{j + 1} at level {level}", v, 0.0, 1.0, high_open=True))
+        out.append(float(value))
+    return out[0], out[1]
 
 
-def _normalize(x: Tensor, m: Tensor, v: Tensor, beta: float, gamma: float, eps: float,
-               n: int, last: bool, scratch: Tensor | None) -> tuple[Tensor, float]:
+def _levels(group: dict) -> list[tuple[float, float, bool]]:
+    """``(beta1, beta2, pooled)`` of each level of a group, checked; the group is rewritten in
+    canonical form (``betas``: level 1's pair, ``upper_betas``: levels 2..k, ``pooled``: k bools).
+
+    ``betas`` may be a torch-style pair or a list of k pairs. A pair sets level 1 only when the
+    group already has ``upper_betas`` (a scheduler or user writing ``group["betas"]`` at run
+    time); at construction it sets every level.
+    """
+    k = group["k"]
+    _invalid("k value", k, lambda: check_int("k", k, 1))
+    betas = group["betas"]
+    if not isinstance(betas, Sequence) or isinstance(betas, str) or len(betas) == 0:
+        raise ValueError(f"betas must be a (beta1, beta2) pair or a list of k={k} such "
+                         f"pairs, got {betas!r}")
+    if not any(isinstance(b, Sequence) and not isinstance(b, str) for b in betas):
+        upper = group.get("upper_betas")
+        pairs = [betas] + (list(upper) if upper is not None else [betas] * (k - 1))
+        if len(pairs) != k:
+            raise ValueError(f"upper_betas must hold k-1={k - 1} (beta1, beta2) pairs for "
+                             f"levels 2..k, got {len(pairs) - 1}")
+    else:
+        pairs = list(betas)
+        if len(pairs) != k:
+            raise ValueError(f"betas must hold k={k} (beta1, beta2) pairs, got {len(pairs)}")
+    pairs = [_check_pair(pair, i) for i, pair in enumerate(pairs, start=1)]
+    flags = _pooled_flags(group["pooled"], k)
+    group["betas"], group["upper_betas"], group["pooled"] = pairs[0], pairs[1:], list(flags)
+    return [(b1, b2, f) for (b1, b2), f in zip(pairs, flags, strict=True)]
+
+
+def _pooled_flags(pooled, k: int) -> list[bool]:
+    """``pooled`` (one bool, or k of them) as a list of k bools, checked."""
+    flags = [pooled] * k if isinstance(pooled, bool) else pooled
+    if (not isinstance(flags, Sequence) or len(flags) != k
+            or not all(isinstance(f, bool) for f in flags)):
+        raise ValueError(f"pooled must be True, False or a list of k={k} bools, got {pooled!r}")
+    return list(flags)
+
+
+def _validate(group: dict) -> None:
+    """Check a group's options (ValueError naming the argument and its range)."""
+    lr = group["lr"]
+    if isinstance(lr, Tensor):
+        if lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        lr = lr.item()
+    _invalid("learning rate", lr, lambda: check_real("lr", lr, 0.0))
+    _levels(group)
+    _invalid("epsilon value", group["eps"], lambda: check_real("eps", group["eps"], 0.0))
+    _invalid("weight_decay value", group["weight_decay"],
+             lambda: check_real("weight_decay", group["weight_decay"], 0.0))
+    for flag in ("maximize", "compile", "amsgrad", "differentiable", "decoupled_weight_decay"):
+        if not isinstance(group[flag], bool):
+            raise ValueError(f"{flag} must be True or False, got {group[flag]!r}")
+    for flag in ("foreach", "fused"):
+        if group[flag] not in (None, True, False):
+            raise ValueError(f"{flag} must be None, True or False, got {group[flag]!r}")
+    if group["differentiable"]:
+        raise ValueError(_NOT_DIFFERENTIABLE)
+    if group["fused"] and group["foreach"]:
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+
+
+def _value(x):
+    """A step count or tensor lr as a Python number, except while dynamo traces (then the
+    tensor itself, so that a new value does not recompile)."""
+    if isinstance(x, Tensor) and not torch.compiler.is_compiling():
+        return x.item()
+    return x
+
+
+def _real(t: Tensor) -> Tensor:
+    """A complex tensor as its real view (torch's optimizers treat complex as pairs of reals)."""
+    return torch.view_as_real(t) if t.is_complex() else t
+
+
+def _mean_square(x: Tensor) -> Tensor:
+    """The mean of ``x**2`` over all coordinates, as a 0-d tensor (a pooled level's input)."""
+    return torch.linalg.vector_norm(x).square_().div_(x.numel())
+
+
+def _normalize(x: Tensor, m: Tensor, v: Tensor, vmax: Tensor | None, beta1: float,
+               beta2: float, pooled: bool, eps: float, n, last: bool,
+               scratch: Tensor | None) -> tuple[Tensor, float]:
     r"""One level of k-Adam on one tensor, in place (eqs. \ref{eq:kadam-ema}, \ref{eq:kadam-u}).
 
     Updates the moment estimates of the level's input ``x`` at step ``n``::
 
-        m <- beta m + (1 - beta) x            v <- gamma v + (1 - gamma) x^2
+        m <- beta1 m + (1 - beta1) x         v <- beta2 v + (1 - beta2) x^2
 
-    and returns ``(r, c)`` with the level's output ``u = r / c`` when ``last`` is false
-    (then ``c = 1``), or, for the last level, ``u = m / (c r)`` with ``r = sqrt(vhat) + eps``
-    and ``c = 1 - beta^n`` (torch's Adam folds ``c`` into the step size the same way). Here
-    ``u = mhat / (sqrt(vhat) + eps)``, ``mhat = m / (1 - beta^n)``, ``vhat = v / (1 - gamma^n)``.
-    ``scratch`` (``x`` itself when ``x`` is an earlier level's output, dead once m and v are
-    updated) receives ``r``, so that no level after the first allocates memory.
+    (``mean(x^2)`` in place of ``x^2`` when ``pooled``: then ``v`` is 0-d; with ``vmax``,
+    AMSGrad's running maximum of ``v`` replaces ``v`` below) and returns ``(r, c)`` with the
+    level's output ``u = r / c`` when ``last`` is false (then ``c = 1``), or, for the last
+    level, ``u = m / (c r)`` with ``r = sqrt(vhat) + eps`` and ``c = 1 - beta1^n`` (torch's
+    Adam folds ``c`` into the step size the same way). Here ``u = mhat / (sqrt(vhat) + eps)``,
+    ``mhat = m / (1 - beta1^n)``, ``vhat = v / (1 - beta2^n)``. ``scratch`` (``x`` itself
+    when ``x`` is an earlier level's output, dead once m and v are updated) receives the
+    output, so that no level after the first allocates memory.
     """
-    m.lerp_(x, 1 - beta)
-    v.mul_(gamma).addcmul_(x, x, value=1 - gamma)
-    bc1 = 1 - beta**n
-    bc2_sqrt = (1 - gamma**n) ** 0.5
-    denom = v.sqrt() if scratch is None else torch.sqrt(v, out=scratch)
+    m.lerp_(x, 1 - beta1)
+    if pooled:
+        v.mul_(beta2).add_(_mean_square(x), alpha=1 - beta2)
+    else:
+        v.mul_(beta2).addcmul_(x, x, value=1 - beta2)
+    if vmax is not None:
+        torch.maximum(vmax, v, out=vmax)
+        v = vmax
+    bc1 = 1 - beta1**n
+    bc2_sqrt = (1 - beta2**n) ** 0.5
+    denom = v.sqrt() if scratch is None or pooled else torch.sqrt(v, out=scratch)
     if last:
         return denom.div_(bc2_sqrt).add_(eps), bc1
-    # bc1 (sqrt(v) / bc2_sqrt + eps) in two passes, then m over it into the same buffer.
+    # bc1 (sqrt(v) / bc2_sqrt + eps) in two passes, then m over it into a full-size buffer.
     denom.mul_(bc1 / bc2_sqrt).add_(eps * bc1)
-    return torch.div(m, denom, out=denom), 1.0
+    out = scratch if pooled else denom
+    return (torch.div(m, denom) if out is None else torch.div(m, denom, out=out)), 1.0
 
 
-def _normalize_foreach(xs: list[Tensor], ms: list[Tensor], vs: list[Tensor], beta: float,
-                       gamma: float, eps: float, ns: list[int], last: bool,
+def _normalize_foreach(xs: list[Tensor], ms: list[Tensor], vs: list[Tensor],
+                       vmaxs: list[Tensor] | None, beta1: float, beta2: float, pooled: bool,
+                       eps: float, ns: list[float], last: bool,
                        scratch: list[Tensor] | None) -> tuple[list[Tensor], list[float]]:
     """:func:`_normalize` on lists of tensors with ``torch._foreach_*`` kernels (same numbers).
 
-    The two steps that write into existing buffers (``out=``) have no foreach kernel and
-    loop over the tensors.
+    The steps that write into existing buffers (``out=``) have no foreach kernel and loop
+    over the tensors.
     """
-    torch._foreach_lerp_(ms, xs, 1 - beta)
-    torch._foreach_mul_(vs, gamma)
-    torch._foreach_addcmul_(vs, xs, xs, 1 - gamma)
-    bc1 = [1 - beta**n for n in ns]
-    bc2_sqrt = [(1 - gamma**n) ** 0.5 for n in ns]
-    if scratch is None:
+    torch._foreach_lerp_(ms, xs, 1 - beta1)
+    torch._foreach_mul_(vs, beta2)
+    if pooled:
+        squares = torch._foreach_norm(xs)
+        torch._foreach_mul_(squares, squares)
+        torch._foreach_div_(squares, [float(x.numel()) for x in xs])
+        torch._foreach_add_(vs, squares, alpha=1 - beta2)
+    else:
+        torch._foreach_addcmul_(vs, xs, xs, 1 - beta2)
+    if vmaxs is not None:
+        torch._foreach_maximum_(vmaxs, vs)
+        vs = vmaxs
+    bc1 = [1 - beta1**n for n in ns]
+    bc2_sqrt = [(1 - beta2**n) ** 0.5 for n in ns]
+    if scratch is None or pooled:
         denom = torch._foreach_sqrt(vs)
     else:
         denom = [torch.sqrt(v, out=s) for v, s in zip(vs, scratch, strict=True)]
@@ -94,25 +216,35 @@ def _normalize_foreach(xs: list[Tensor], ms: list[Tensor], vs: list[Tensor], bet
         return denom, bc1
     torch._foreach_mul_(denom, [b / c for b, c in zip(bc1, bc2_sqrt, strict=True)])
     torch._foreach_add_(denom, [eps * b for b in bc1])
-    return [torch.div(m, d, out=d) for m, d in zip(ms, denom, strict=True)], [1.0] * len(ms)
+    if pooled:
+        out = (torch._foreach_div(ms, denom) if scratch is None else
+               [torch.div(m, d, out=s) for m, d, s in zip(ms, denom, scratch, strict=True)])
+    else:
+        out = [torch.div(m, d, out=d) for m, d in zip(ms, denom, strict=True)]
+    return out, [1.0] * len(ms)
 
 
 def _fused_update(param: Tensor, grad: Tensor, ms: list[Tensor], vs: list[Tensor],
-                  coef: Tensor) -> None:
+                  vmaxs: list[Tensor], coef: Tensor, pooled: tuple[bool, ...]) -> None:
     r"""All k levels and the parameter update of one tensor, written for ``torch.compile``.
 
     Eqs. \ref{eq:kadam-ema} and \ref{eq:kadam-u} for each level, then \ref{eq:kadam-step}.
-    ``coef`` holds, per level, ``(1 - beta, gamma, 1 - gamma, 1 - beta^n, sqrt(1 - gamma^n))``,
-    then ``(eps, eta, 1 - eta lambda, sign)``, as a tensor so that a new step does not
-    recompile. Compiled, the whole update is one kernel that reads ``param, grad`` and each
+    ``coef`` holds, per level, ``(1 - beta1, beta2, 1 - beta2, 1 - beta1^n, sqrt(1 - beta2^n))``,
+    then ``(eps, eta, 1 - eta lambda, sign, mu)`` (``mu``: the coupled L2 coefficient), as a
+    tensor so that a new step does not recompile; ``vmaxs`` is empty without AMSGrad.
+    Compiled, the update of an unpooled k is one kernel that reads ``param, grad`` and each
     ``m_i, v_i`` once and writes ``param`` and each ``m_i, v_i`` once.
     """
-    eps, lr, decay, sign = coef[-4], coef[-3], coef[-2], coef[-1]
-    x = grad * sign
+    eps, lr, decay, sign, l2 = coef[-5], coef[-4], coef[-3], coef[-2], coef[-1]
+    x = grad * sign + l2 * param
     for i, (m, v) in enumerate(zip(ms, vs, strict=True)):
-        one_minus_beta, gamma, one_minus_gamma, bc1, bc2_sqrt = coef[5 * i:5 * i + 5]
-        m.copy_(m + one_minus_beta * (x - m))
-        v.copy_(v * gamma + one_minus_gamma * x * x)
+        one_minus_beta1, beta2, one_minus_beta2, bc1, bc2_sqrt = coef[5 * i:5 * i + 5]
+        m.copy_(m + one_minus_beta1 * (x - m))
+        square = (x * x).mean() if pooled[i] else x * x
+        v.copy_(v * beta2 + one_minus_beta2 * square)
+        if vmaxs:
+            vmaxs[i].copy_(torch.maximum(vmaxs[i], v))
+            v = vmaxs[i]
         x = (m / bc1) / (v.sqrt() / bc2_sqrt + eps)
     param.copy_(param * decay - lr * x)
 
@@ -120,86 +252,198 @@ def _fused_update(param: Tensor, grad: Tensor, ms: list[Tensor], vs: list[Tensor
 _COMPILED: dict[tuple, Callable] = {}
 
 
-def _compiled_update(k: int, dtype: torch.dtype, device: torch.device) -> Callable:
-    """``torch.compile`` of :func:`_fused_update` for one (k, dtype, device), built once.
+def _compiled_update(key: tuple) -> Callable:
+    """``torch.compile`` of :func:`_fused_update` for one (k, pooled, amsgrad, dtype, device
+    type), built once.
 
     Each key gets its own copy of the function's code object, so that dynamo's limit on
     recompilations (per code object) is not spent across keys; shapes are dynamic and
     tensors are passed flattened, so one key compiles about once.
     """
-    key = (k, dtype, device.type)
     if key not in _COMPILED:
-        code = _fused_update.__code__.replace(co_name=f"_fused_update_k{k}")
+        code = _fused_update.__code__.replace(co_name=f"_fused_update_{len(_COMPILED)}")
         fn = types.FunctionType(code, _fused_update.__globals__, code.co_name)
         _COMPILED[key] = torch.compile(fn, dynamic=True)
     return _COMPILED[key]
 
 
 class KAdam(torch.optim.Optimizer):
-    r"""k-Adam: Adam's normalization applied k times, with decoupled weight decay.
+    r"""k-Adam: Adam's normalization applied k times.
 
     .. math::
         \begin{aligned}
-        &u_0 = \pm g_n \quad (- \text{ if maximize}) \\
+        &u_0 = \pm g_n + \mu\, \theta_{n-1} \quad (- \text{ if maximize};\ \mu = \lambda
+            \text{ if not decoupled, else } 0) \\
         &\textbf{for } i = 1 \dots k: \\
-        &\quad m_{i,n} = \beta_i m_{i,n-1} + (1-\beta_i)\, u_{i-1}
+        &\quad m_{i,n} = \beta_{1,i} m_{i,n-1} + (1-\beta_{1,i})\, u_{i-1}
             && \text{eq. \ref{eq:kadam-ema}} \\
-        &\quad v_{i,n} = \gamma_i v_{i,n-1} + (1-\gamma_i)\, u_{i-1}^2
+        &\quad v_{i,n} = \beta_{2,i} v_{i,n-1} + (1-\beta_{2,i})\, s_i, \quad
+            s_i = u_{i-1}^2 \text{ or, pooled, } \tfrac{1}{d} \textstyle\sum_j u_{i-1,j}^2
             && \text{eq. \ref{eq:kadam-ema}} \\
-        &\quad u_i = \frac{m_{i,n} / (1-\beta_i^n)}{\sqrt{v_{i,n} / (1-\gamma_i^n)} + \epsilon}
+        &\quad \hat v_{i,n} = v_{i,n} \text{ or, amsgrad, } \max_{t \le n} v_{i,t} \\
+        &\quad u_i = \frac{m_{i,n} / (1-\beta_{1,i}^n)}{\sqrt{\hat v_{i,n} / (1-\beta_{2,i}^n)}
+            + \epsilon}
             && \text{eq. \ref{eq:kadam-u}} \\
-        &\theta_n = (1 - \eta\lambda)\, \theta_{n-1} - \eta\, u_k
+        &\theta_n = (1 - \eta\lambda_d)\, \theta_{n-1} - \eta\, u_k, \quad
+            \lambda_d = \lambda \text{ if decoupled, else } 0
             && \text{eq. \ref{eq:kadam-step}}
         \end{aligned}
 
-    With k = 1 this is ``torch.optim.Adam`` (lambda = 0) and ``torch.optim.AdamW``.
-    The state of each parameter is its step count ``"step"`` (a Python int) and exactly
-    2k tensors ``"exp_avg_i"`` (m_i) and ``"exp_avg_sq_i"`` (v_i), i = 1..k, in the
-    parameter's dtype and device.
+    A pooled level keeps one scalar second moment per parameter tensor (d coordinates),
+    the EMA of the mean of its squared input, as a normalized layer's implicit second
+    normalization does with ||g_W||^2 (paper-notes, Assumption 2). With k = 1 this is
+    ``torch.optim.AdamW`` (``decoupled_weight_decay=True``, the default) and
+    ``torch.optim.Adam`` (``decoupled_weight_decay=False``, or lambda = 0).
+
+    The state of each parameter is its step count ``"step"`` (a 0-d float tensor on the CPU,
+    as torch's Adam keeps it) and 2k tensors ``"exp_avg_i"`` (m_i) and ``"exp_avg_sq_i"``
+    (v_i; 0-d when level i is pooled), i = 1..k, plus ``"max_exp_avg_sq_i"`` with amsgrad.
+    A group's ``betas`` is level 1's ``(beta1, beta2)`` pair, so torch's momentum-cycling
+    schedulers (``OneCycleLR``, ``CyclicLR``) drive level 1's beta1; levels 2..k keep theirs
+    in ``upper_betas``. Writing a pair to ``group["betas"]`` changes level 1 only; writing
+    a list of k pairs changes every level.
 
     Args:
         params: parameters to optimize, or dicts defining parameter groups (each group
             may override every option below, k included).
-        lr: learning rate eta, >= 0. Default 1e-3.
+        lr: learning rate eta, >= 0; a float or a 1-element tensor (every path). Default 1e-3.
         k: number of levels, a positive int. Default 1 (Adam).
-        betas: decay rates (beta, gamma) of the first and second moments, each in [0, 1):
+        betas: decay rates (beta1, beta2) of the first and second moments, each in [0, 1):
             one pair used at every level, or a list of k pairs, level 1 first.
-            Default (0.9, 0.999).
+            beta1 = 0 is a level without momentum. Default (0.9, 0.999).
         eps: term added to the denominator at every level, >= 0. Default 1e-8.
-        weight_decay: decoupled weight decay lambda, >= 0 (AdamW style). Default 0.
+        weight_decay: weight decay lambda, >= 0. Default 0.
+        amsgrad: use AMSGrad's running maximum of v_i at every level. Default False.
+        pooled: level i keeps one scalar v_i per tensor: True (all levels), False (none,
+            default) or a list of k bools.
         maximize: ascend the objective instead of descending. Default False.
         foreach: use the ``torch._foreach_*`` path (True) or the per-tensor path (False);
-            None (default) picks foreach. Both paths give the same numbers. Ignored when
-            ``compile`` is True.
+            None (default) picks foreach. Both paths give the same numbers.
         compile: run each tensor's update as one ``torch.compile``-generated kernel (the
             fast path, about as fast as torch's fused Adam). Same numbers up to float
             rounding; the first step for each (k, dtype, device) compiles, which takes
             seconds. Default False.
+        fused: True is the compiled path (``compile=True``), KAdam's counterpart of torch's
+            fused kernels; it cannot be combined with ``foreach=True``. Default None.
+        capturable: only False (the default) is accepted; see the ValueError for why.
+        differentiable: only False (the default) is accepted; see the ValueError for why.
+        decoupled_weight_decay: True (default): AdamW's decay of theta by (1 - eta lambda);
+            False: Adam's L2 term, lambda theta added to the gradient.
+
+    While ``torch.compile`` traces a step, every group runs the per-tensor code (inductor
+    fuses it), with the step count and a tensor lr kept as tensors, so a new step or a new lr
+    value does not recompile.
     """
 
-    def __init__(self, params: Iterable, lr: float = 1e-3, k: int = 1,
+    def __init__(self, params: Iterable, lr: float | Tensor = 1e-3, k: int = 1,
                  betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0, *,
-                 maximize: bool = False, foreach: bool | None = None,
-                 compile: bool = False) -> None:
+                 amsgrad: bool = False, pooled: bool | Sequence[bool] = False,
+                 maximize: bool = False, foreach: bool | None = None, compile: bool = False,
+                 fused: bool | None = None, capturable: bool = False,
+                 differentiable: bool = False, decoupled_weight_decay: bool = True) -> None:
+        if capturable is not False:
+            raise ValueError(_NOT_CAPTURABLE)
         defaults = dict(lr=lr, k=k, betas=betas, eps=eps, weight_decay=weight_decay,
-                        maximize=maximize, foreach=foreach, compile=compile)
+                        pooled=pooled, amsgrad=amsgrad, maximize=maximize, foreach=foreach,
+                        compile=compile, fused=fused, differentiable=differentiable,
+                        decoupled_weight_decay=decoupled_weight_decay)
         _validate(dict(defaults))  # fail on bad defaults even before any group is added
         super().__init__(params, defaults)
 
     def add_param_group(self, param_group: dict) -> None:
-        """Validate a group's options, then add it (its betas become a list of k pairs)."""
+        """Validate a group's options, then add it (in the canonical form of :func:`_levels`)."""
         options = {**self.defaults, **param_group}
         _validate(options)  # a bad group raises before it is added
-        super().add_param_group({**param_group, "betas": options["betas"]})
+        super().add_param_group({**param_group, **{key: options[key] for key in
+                                                   ("betas", "upper_betas", "pooled")}})
 
-    def _init_state(self, p: Tensor, k: int) -> dict:
-        state = self.state[p]
-        if not state:
-            state["step"] = 0
-            for i in range(1, k + 1):
-                state[f"exp_avg_{i}"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                state[f"exp_avg_sq_{i}"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        return state
+    def __setstate__(self, state: dict) -> None:
+        """Complete groups and states from earlier versions or from ``torch.optim.Adam``.
+
+        Missing group options get their defaults (torch's rule), a list of k pairs in
+        ``betas`` is split into level 1 and ``upper_betas``, a Python int step becomes a
+        tensor, and a loaded ``capturable`` flag is dropped (KAdam is never capturable).
+        """
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.pop("capturable", None)
+            for key, value in _DEFAULTS.items():
+                group.setdefault(key, value)
+            _levels(group)
+            for p in group["params"]:
+                p_state = self.state.get(p, {})
+                if "step" in p_state and not torch.is_tensor(p_state["step"]):
+                    p_state["step"] = torch.tensor(float(p_state["step"]),
+                                                   dtype=_step_dtype())
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Load a KAdam state dict, or a ``torch.optim.Adam``/``AdamW`` one into k = 1.
+
+        The saved options replace the current ones (torch's rule), except that ``k`` and
+        ``pooled`` fix the layout of the state: a saved group whose k or pooled differs from
+        this optimizer's raises ValueError. A torch Adam group (no ``k``) is one unpooled
+        level (``exp_avg``, ``exp_avg_sq`` become ``exp_avg_1``, ``exp_avg_sq_1``); its
+        ``decoupled_weight_decay`` is kept, and is False (Adam's) where it is missing.
+        """
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        torch_style = [("k" not in g) for g in saved_groups]
+        groups = []
+        for index, (saved, group, is_torch) in enumerate(
+                zip(saved_groups, self.param_groups, torch_style, strict=True)):
+            saved = dict(saved)
+            if is_torch:
+                saved.update(k=1, pooled=False)
+                saved.setdefault("decoupled_weight_decay", False)
+            saved.setdefault("pooled", False)
+            k_saved = saved["k"]
+            pooled_saved = _pooled_flags(saved["pooled"], k_saved)
+            if k_saved != group["k"] or pooled_saved != group["pooled"]:
+                origin = "a torch.optim.Adam/AdamW state dict (one unpooled level)" if is_torch \
+                    else f"a KAdam state dict with k={k_saved}, pooled={pooled_saved}"
+                raise ValueError(
+                    f"cannot load {origin} into param group {index} with k={group['k']}, "
+                    f"pooled={group['pooled']}: k and pooled fix the layout of the state; "
+                    "build the optimizer with the saved k and pooled")
+            groups.append(saved)
+        ids = {pid for g, is_torch in zip(saved_groups, torch_style, strict=True) if is_torch
+               for pid in g["params"]}
+        state = {pid: ({_TORCH_STATE_KEYS.get(key, key): v for key, v in s.items()}
+                       if pid in ids else s) for pid, s in state_dict["state"].items()}
+        super().load_state_dict({**state_dict, "state": state, "param_groups": groups})
+
+    def _init_group(self, group: dict, index: int) -> list[tuple[float, float, bool]]:
+        """Check a group, create the state of its parameters that have none, return its levels.
+
+        The name is torch's: dynamo runs an optimizer's ``_init_group`` eagerly while it traces
+        ``step`` and guards on the state it leaves, so that a compiled step does not recompile
+        once the lazily created state exists.
+        """
+        stepped = next((self.state[p] for p in group["params"] if self.state.get(p)), None)
+        if stepped is not None:  # a changed k or amsgrad, named before the betas' length
+            _check_counts(stepped, group["k"], group["amsgrad"], index)
+        levels = _levels(group)
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            if p.grad.is_sparse:
+                raise RuntimeError("KAdam does not support sparse gradients")
+            if not (p.is_floating_point() or p.is_complex()):
+                raise RuntimeError(
+                    f"KAdam needs floating-point or complex parameters, got dtype {p.dtype}")
+            state = self.state[p]
+            if not state:
+                state["step"] = torch.tensor(0.0, dtype=_step_dtype())
+                for i, (_, _, pooled) in enumerate(levels, start=1):
+                    state[f"exp_avg_{i}"] = torch.zeros_like(
+                        p, memory_format=torch.preserve_format)
+                    state[f"exp_avg_sq_{i}"] = _zeros_v(p, pooled)
+                    if group["amsgrad"]:
+                        state[f"max_exp_avg_sq_{i}"] = _zeros_v(p, pooled)
+            else:
+                _check_layout(state, p, levels, group["amsgrad"], index)
+        return levels
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None):
@@ -208,93 +452,137 @@ class KAdam(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        for group in self.param_groups:
+        compiling = torch.compiler.is_compiling()
+        for index, group in enumerate(self.param_groups):
+            levels = self._init_group(group, index)
             params = [p for p in group["params"] if p.grad is not None]
-            for p in params:
-                if p.grad.is_sparse:
-                    raise RuntimeError("KAdam does not support sparse gradients")
-                if not p.is_floating_point():
-                    raise RuntimeError(
-                        f"KAdam needs real floating-point parameters, got dtype {p.dtype}"
-                    )
             if not params:
                 continue
-            k = group["k"]
-            states = [self._init_state(p, k) for p in params]
+            states = [self.state[p] for p in params]
             for state in states:
                 state["step"] += 1
-            if group["compile"]:
-                _step_compiled(params, states, group)
-            elif group["foreach"] is False:
-                _step_single(params, states, group)
+            if (group["compile"] or group["fused"]) and not compiling:
+                _step_compiled(params, states, group, levels)
+            elif group["foreach"] is False or compiling:
+                _step_single(params, states, group, levels)
             else:
-                groups = defaultdict(list)
+                by_kind = defaultdict(list)
                 for p, state in zip(params, states, strict=True):
-                    groups[(p.device, p.dtype)].append((p, state))
-                for members in groups.values():
-                    _step_foreach([p for p, _ in members], [s for _, s in members], group)
+                    by_kind[(p.device, p.dtype)].append((p, state))
+                for members in by_kind.values():
+                    _step_foreach([p for p, _ in members], [s for _, s in members], group,
+                                  levels)
         return loss
 
 
-def _validate(group: dict) -> None:
-    """Check a group's options one at a time (ValueError naming the argument and range)."""
-    check_real("lr", group["lr"], 0.0)
-    k = check_int("k", group["k"], 1)
-    group["betas"] = _as_pairs(group["betas"], k)
-    check_real("eps", group["eps"], 0.0)
-    check_real("weight_decay", group["weight_decay"], 0.0)
-    for flag in ("maximize", "compile"):
-        if not isinstance(group[flag], bool):
-            raise ValueError(f"{flag} must be True or False, got {group[flag]!r}")
-    if group["foreach"] not in (None, True, False):
-        raise ValueError(f"foreach must be None, True or False, got {group['foreach']!r}")
+def _step_dtype() -> torch.dtype:
+    """torch's dtype for a step count: float64 if that is the default dtype, else float32."""
+    return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
 
 
-def _step_single(params: list[Tensor], states: list[dict], group: dict) -> None:
+def _zeros_v(p: Tensor, pooled: bool) -> Tensor:
+    """A zero second moment for ``p``: like ``p``, or 0-d and real when pooled."""
+    if pooled:
+        return torch.zeros((), dtype=_real(p).dtype, device=p.device)
+    return torch.zeros_like(p, memory_format=torch.preserve_format)
+
+
+def _check_layout(state: dict, p: Tensor, levels: list, amsgrad: bool, index: int) -> None:
+    """Fail clearly when a group's k, pooled or amsgrad no longer fits the state of ``p``."""
+    _check_counts(state, len(levels), amsgrad, index)
+    if p.dim() == 0:
+        return  # one coordinate: pooled and unpooled are the same
+    for i, (_, _, pooled) in enumerate(levels, start=1):
+        if (state[f"exp_avg_sq_{i}"].dim() == 0) != pooled:
+            raise RuntimeError(
+                f"KAdam param group {index} now has pooled={pooled} at level {i}, but the state "
+                f"of its parameters was created with pooled={not pooled}; pooled cannot change "
+                "once a parameter has state (start a new optimizer, or clear opt.state)")
+
+
+def _check_counts(state: dict, k: int, amsgrad: bool, index: int) -> None:
+    """Fail clearly when a group's k or amsgrad no longer fits a parameter's state."""
+    have = sum(key.startswith("exp_avg_sq_") for key in state)
+    has_max = any(key.startswith("max_exp_avg_sq_") for key in state)
+    if have != k or has_max != amsgrad:
+        raise RuntimeError(
+            f"KAdam param group {index} now has k={k}, amsgrad={amsgrad}, but the state of its "
+            f"parameters was created with k={have}, amsgrad={has_max}; these options cannot "
+            "change once a parameter has state (start a new optimizer, or clear opt.state)")
+
+
+def _moments(state: dict, i: int, amsgrad: bool) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Level ``i``'s ``m``, ``v`` and AMSGrad maximum (None without amsgrad), as real views."""
+    vmax = _real(state[f"max_exp_avg_sq_{i}"]) if amsgrad else None
+    return _real(state[f"exp_avg_{i}"]), _real(state[f"exp_avg_sq_{i}"]), vmax
+
+
+def _step_single(params: list[Tensor], states: list[dict], group: dict, levels: list) -> None:
     """Per-tensor path: :func:`_normalize` k times, then eq. \\ref{eq:kadam-step}."""
-    lr, eps, wd, k = group["lr"], group["eps"], group["weight_decay"], group["k"]
+    lr, eps, wd, k = _value(group["lr"]), group["eps"], group["weight_decay"], len(levels)
+    decoupled, amsgrad = group["decoupled_weight_decay"], group["amsgrad"]
     for p, state in zip(params, states, strict=True):
         x = -p.grad if group["maximize"] else p.grad
-        n = state["step"]
+        n = _value(state["step"])
         if wd != 0:
-            p.mul_(1 - lr * wd)
-        for i, (beta, gamma) in enumerate(group["betas"], start=1):
-            x, c = _normalize(x, state[f"exp_avg_{i}"], state[f"exp_avg_sq_{i}"], beta, gamma,
-                              eps, n, last=i == k, scratch=x if i > 1 else None)
-        p.addcdiv_(state[f"exp_avg_{k}"], x, value=-lr / c)
+            if decoupled:
+                p.mul_(1 - lr * wd)
+            else:
+                x = x.add(p, alpha=wd)
+        p, x = _real(p), _real(x)
+        for i, (beta1, beta2, pooled) in enumerate(levels, start=1):
+            m, v, vmax = _moments(state, i, amsgrad)
+            x, c = _normalize(x, m, v, vmax, beta1, beta2, pooled, eps, n, last=i == k,
+                              scratch=x if i > 1 else None)
+        p.addcdiv_(m, x, value=-lr / c)
 
 
-def _step_foreach(params: list[Tensor], states: list[dict], group: dict) -> None:
+def _step_foreach(params: list[Tensor], states: list[dict], group: dict, levels: list) -> None:
     """Multi-tensor path (one device and dtype): :func:`_normalize_foreach` k times."""
-    lr, eps, wd, k = group["lr"], group["eps"], group["weight_decay"], group["k"]
-    xs = [p.grad for p in params]
+    lr, eps, wd, k = _value(group["lr"]), group["eps"], group["weight_decay"], len(levels)
+    amsgrad = group["amsgrad"]
+    xs = [_real(p.grad) for p in params]
+    params = [_real(p) for p in params]
     if group["maximize"]:
         xs = torch._foreach_neg(xs)
-    ns = [s["step"] for s in states]
+    ns = [_value(s["step"]) for s in states]
     if wd != 0:
-        torch._foreach_mul_(params, 1 - lr * wd)
-    for i, (beta, gamma) in enumerate(group["betas"], start=1):
-        ms = [s[f"exp_avg_{i}"] for s in states]
-        vs = [s[f"exp_avg_sq_{i}"] for s in states]
-        xs, cs = _normalize_foreach(xs, ms, vs, beta, gamma, eps, ns, last=i == k,
+        if group["decoupled_weight_decay"]:
+            torch._foreach_mul_(params, 1 - lr * wd)
+        elif group["maximize"]:
+            torch._foreach_add_(xs, params, alpha=wd)
+        else:
+            xs = torch._foreach_add(xs, params, alpha=wd)
+    for i, (beta1, beta2, pooled) in enumerate(levels, start=1):
+        ms, vs, vmaxs = zip(*(_moments(s, i, amsgrad) for s in states), strict=True)
+        xs, cs = _normalize_foreach(xs, list(ms), list(vs), list(vmaxs) if amsgrad else None,
+                                    beta1, beta2, pooled, eps, ns, last=i == k,
                                     scratch=xs if i > 1 else None)
-    torch._foreach_addcdiv_(params, ms, xs, [-lr / c for c in cs])
+    torch._foreach_addcdiv_(params, list(ms), xs, [-lr / c for c in cs])
 
 
-def _step_compiled(params: list[Tensor], states: list[dict], group: dict) -> None:
+def _step_compiled(params: list[Tensor], states: list[dict], group: dict, levels: list) -> None:
     """Fast path: one compiled kernel per tensor (:func:`_fused_update`)."""
-    lr, eps, wd, k = group["lr"], group["eps"], group["weight_decay"], group["k"]
+    lr, eps, wd, k = _value(group["lr"]), group["eps"], group["weight_decay"], len(levels)
+    amsgrad, decoupled = group["amsgrad"], group["decoupled_weight_decay"]
+    pooled = tuple(f for _, _, f in levels)
     for p, state in zip(params, states, strict=True):
-        n = state["step"]
+        n = _value(state["step"])
         values = []
-        for beta, gamma in group["betas"]:
-            values += [1 - beta, gamma, 1 - gamma, 1 - beta**n, math.sqrt(1 - gamma**n)]
-        values += [eps, lr, 1 - lr * wd, -1.0 if group["maximize"] else 1.0]
-        coef_dtype = torch.float64 if p.dtype == torch.float64 else torch.float32
+        for beta1, beta2, _ in levels:
+            values += [1 - beta1, beta2, 1 - beta2, 1 - beta1**n, math.sqrt(1 - beta2**n)]
+        values += [eps, lr, 1 - lr * wd if decoupled else 1.0,
+                   -1.0 if group["maximize"] else 1.0, 0.0 if decoupled else wd]
+        real = _real(p)
+        coef_dtype = torch.float64 if real.dtype == torch.float64 else torch.float32
         coef = torch.tensor(values, dtype=coef_dtype, device=p.device)
-        tensors = [p, p.grad] + [state[f"{name}_{i}"] for i in range(1, k + 1)
-                                 for name in ("exp_avg", "exp_avg_sq")]
+        moments = [t for i in range(1, k + 1) for t in _moments(state, i, amsgrad)
+                   if t is not None]
+        tensors = [real, _real(p.grad)] + moments
         if all(t.is_contiguous() for t in tensors):  # 1-D views: one kernel for every shape
             tensors = [t.view(-1) for t in tensors]
-        update = _compiled_update(k, p.dtype, p.device)
-        update(tensors[0], tensors[1], tensors[2::2], tensors[3::2], coef)
+        width = 3 if amsgrad else 2
+        update = _compiled_update((k, pooled, amsgrad, real.dtype, p.device.type))
+        update(tensors[0], tensors[1], tensors[2::width], tensors[3::width],
+               tensors[4::width] if amsgrad else [], coef, pooled)
+
