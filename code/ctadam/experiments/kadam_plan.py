@@ -90,7 +90,7 @@ def lr_grid(ka: dict, cell: dict) -> list[float]:
     """The learning rates tried for ``cell`` (Lion: the task's grid times its lr_scale)."""
     grid = [float(x) for x in ka["tasks"][cell["task"]]["lrs"]]
     if cell["method"] == "lion":
-        return [x * ka["lion"]["lr_scale"] for x in grid]
+        return [float(f"{x * ka['lion']['lr_scale']:.6g}") for x in grid]
     return grid
 
 
