@@ -142,3 +142,28 @@ def test_profiles_validate_and_name_the_shared_cifar_archive():
         assert len(kp.cells(config["kadam"])) > 0
     quick = yaml.safe_load((REPO / "config" / "quick.yaml").read_text())["kadam"]
     assert {1, 2, 3, 10} <= {1, *quick["tasks"]["cifar10"]["ks"]}
+
+
+def test_figure_from_summary_alone(tmp_path):
+    from ctadam.plots import kadam_k
+
+    plan, names, sel = fake_study()
+    chosen = kb.choose(plan, sel)
+    finals = [fake_record(n, chosen[n]["lr"], s, 0.5 + 0.01 * s) for n in names
+              for s in range(2)]
+    kadam_k.plot(kb.summarize(plan, chosen, finals), "mnist1d", str(tmp_path / "k.pdf"))
+    assert (tmp_path / "k.pdf").stat().st_size > 0 and (tmp_path / "k.png").exists()
+
+
+def test_gpu_cell_projects_the_profile_from_step_times(tiny_mnist, tmp_path):
+    from ctadam.experiments import gpu_cell
+    from ctadam.io import read_json
+
+    ka = study(ks=[2], strategies=["theory"], baselines=[], norms=["none"])
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump({"kadam": ka}))
+    gpu_cell.main(["--config", str(tmp_path / "p.yaml"), "--device", "cpu", "--steps", "3",
+                   "--warmup", "1", "--data", f"mnist1d={tiny_mnist}",
+                   "--out", str(tmp_path / "t.json")])
+    out = read_json(tmp_path / "t.json")
+    assert set(out["step_ms"]) == {"mnist1d/adamw/1", "mnist1d/kadam/2"}
+    assert out["runs"] == 2 * (2 + 2) and out["projected_s"] > 0

@@ -76,6 +76,40 @@ def better(d: dict, goal: str) -> tuple[bool, bool]:
     return mean_better, sure
 
 
+def claim_verdict(verdicts: list[tuple[bool, bool]]) -> str:
+    """How the paper's "k = 2 beats Adam under three of four strategies" fares here.
+
+    ``verdicts`` are :func:`better` of each strategy's k = 2 cell against AdamW; the claim
+    holds when at least three are better beyond their 95% interval, holds "in the means
+    only" when at least three means are better, and fails otherwise.
+    """
+    means, sure = sum(v[0] for v in verdicts), sum(v[1] for v in verdicts)
+    if sure >= 3:
+        return "holds"
+    if means >= 3:
+        return "holds in the means only, not beyond the spread over seeds"
+    return "does not hold"
+
+
+def direct_verdict(r: dict, goal: str) -> str:
+    """Does un-normalized 2-Adam (iii) recover what LayerNorm gives AdamW (a phrase)?
+
+    Nothing to recover unless LayerNorm improves AdamW beyond its interval; then it
+    recovers it when 2-Adam is not worse than AdamW + LayerNorm beyond its interval, part of
+    it when it still beats plain AdamW beyond its interval, and else not.
+    """
+    if not better(r["norm_gain"], goal)[1]:
+        return "nothing to recover: LayerNorm does not improve AdamW beyond the interval"
+    flipped = {"mean": -r["vs_normed"]["mean"], "low": -r["vs_normed"]["high"],
+               "high": -r["vs_normed"]["low"]}
+    gain = " what LayerNorm gives AdamW"
+    if not better(flipped, goal)[1]:
+        return "2-Adam (iii) recovers" + gain
+    if better(r["vs_plain"], goal)[1]:
+        return "2-Adam (iii) recovers part of" + gain
+    return "2-Adam (iii) does not recover" + gain
+
+
 def _index(summary: dict) -> dict:
     return {(c["task"], c["norm"], c["method"], c["k"]): c for c in summary["cells"]}
 
@@ -172,6 +206,25 @@ def baselines_table(summary: dict) -> str:
     return _tabular(header, rows, "l" + "c" * len(cols))
 
 
+def placeholders() -> dict[str, str]:
+    """What a profile that does not run a cell prints in its place, so the paper builds."""
+    out = {}
+    for t in TASK_WORD.values():
+        for n in ("None", "Layer"):
+            for m in ("Same", "Nomom", "Theory", "Lastmom", "Adamw", "Lion"):
+                for k in ("One", "Two"):
+                    out[f"Kadam{t}{n}{m}{k}"] = out[f"Kadam{t}{n}{m}{k}Diff"] = "\\text{n/a}"
+        for key in ("VsPlain", "VsNormed", "NormGain"):
+            out[f"KadamDirect{t}{key}"] = "\\text{n/a}"
+        out[f"KadamDirect{t}Verdict"] = "not run in this profile"
+    for n in ("None", "Layer"):
+        for key in ("TwoBeats", "TwoSure", "TwoOf"):
+            out[f"Kadam{key}{n}"] = "--"
+        out[f"KadamPaperClaim{n}"] = "cannot be judged (not run in this profile)"
+        out[f"KadamBest{n}"] = "not run in this profile"
+    return out
+
+
 def macros(summary: dict, task: str) -> dict[str, str]:
     """Every cell's result and difference from AdamW, the k = 2 tallies, the settings."""
     out = {"KadamSeeds": str(len(summary["seeds"])),
@@ -186,6 +239,7 @@ def macros(summary: dict, task: str) -> dict[str, str]:
     out["KadamTrain"] = "all" if spec["n_train"] is None else f"{spec['n_train']:,}".replace(
         ",", "{,}")
     out["KadamLrs"] = ", ".join(f"{x:g}" for x in spec["lrs"])
+    out.update(placeholders())
     diverged = [c for c in summary["cells"] if c["divergences"]]
     out["KadamDivergedRuns"] = str(sum(len(c["divergences"]) for c in diverged))
     out["KadamDivergedCells"] = ", ".join(sorted(c["name"].replace("_", "\\_")
@@ -206,6 +260,7 @@ def macros(summary: dict, task: str) -> dict[str, str]:
         out[f"KadamTwoBeats{WORD[norm]}"] = str(sum(v[0] for v in verdicts))
         out[f"KadamTwoSure{WORD[norm]}"] = str(sum(v[1] for v in verdicts))
         out[f"KadamTwoOf{WORD[norm]}"] = str(len(twos))
+        out[f"KadamPaperClaim{WORD[norm]}"] = claim_verdict(verdicts)
         best = best_kadam(summary, task, norm)
         if best:
             out[f"KadamBest{WORD[norm]}"] = (f"{best['k']}-Adam, strategy "
@@ -215,6 +270,7 @@ def macros(summary: dict, task: str) -> dict[str, str]:
         out[f"KadamDirect{TASK_WORD[t]}VsPlain"] = fmt_diff(r["vs_plain"], dg)
         out[f"KadamDirect{TASK_WORD[t]}VsNormed"] = fmt_diff(r["vs_normed"], dg)
         out[f"KadamDirect{TASK_WORD[t]}NormGain"] = fmt_diff(r["norm_gain"], dg)
+        out[f"KadamDirect{TASK_WORD[t]}Verdict"] = direct_verdict(r, summary["metric"][t][2])
     return out
 
 

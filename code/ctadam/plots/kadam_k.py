@@ -17,8 +17,9 @@ from ctadam.plots import style
 # Colour-blind-safe (Okabe-Ito) colours with distinct markers.
 STYLE = {"same": ("#E69F00", "o"), "nomom": ("#56B4E9", "s"), "theory": ("#009E73", "^"),
          "lastmom": ("#CC79A7", "D")}
-LABEL = {"same": "(i) same pair every level", "nomom": "(ii) no momentum above 1",
-         "theory": "(iii) theory: pooled, $\\beta_j=(1-\\eta\\lambda)^2$",
+LABEL = {"same": "(i) same $(\\gamma, \\beta)$ every level",
+         "nomom": "(ii) $\\gamma_j = 0$ above level 1",
+         "theory": "(iii) $\\gamma_j = 0$, pooled, $\\beta_j=(1-\\eta\\lambda)^2$",
          "lastmom": "(iv) momentum at level $k$ only"}
 YLABEL = {"cifar10": "test accuracy (%)", "mnist1d": "test accuracy (%)",
           "shakespeare": "held-out loss (nats/char)"}
@@ -34,7 +35,7 @@ def plot(summary: dict, task: str, out: str) -> None:
     norms = [n for n in NORM_TITLE if any(c["norm"] == n for c in cells)]
     if not norms:
         raise ValueError(f"summary has no cell of task {task!r}")
-    fig, axes = plt.subplots(1, len(norms), figsize=(style.FULL_WIDTH, 2.6), squeeze=False,
+    fig, axes = plt.subplots(1, len(norms), figsize=(style.FULL_WIDTH, 3.0), squeeze=False,
                              sharey=True)
     for ax, norm in zip(axes[0], norms, strict=True):
         mine = [c for c in cells if c["norm"] == norm]
@@ -60,8 +61,9 @@ def plot(summary: dict, task: str, out: str) -> None:
         ax.set_xlabel("$k$ (levels; $k=1$ is AdamW)")
         ax.set_title(f"{TITLE[task]}, {NORM_TITLE[norm]}")
     axes[0, 0].set_ylabel(YLABEL[task])
-    axes[0, -1].legend(frameon=False, fontsize=6)
-    fig.tight_layout()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, frameon=False, fontsize=6)
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
     style.save(fig, out)
 
 
