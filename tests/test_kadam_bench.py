@@ -165,5 +165,5 @@ def test_gpu_cell_projects_the_profile_from_step_times(tiny_mnist, tmp_path):
                    "--warmup", "1", "--data", f"mnist1d={tiny_mnist}",
                    "--out", str(tmp_path / "t.json")])
     out = read_json(tmp_path / "t.json")
-    assert set(out["step_ms"]) == {"mnist1d/adamw/1", "mnist1d/kadam/2"}
+    assert set(out["step_ms"]) == {"mnist1d/none/adamw/1", "mnist1d/none/kadam-pooled/2"}
     assert out["runs"] == 2 * (2 + 2) and out["projected_s"] > 0

@@ -74,19 +74,37 @@ def split(task: str, data: str, select_out: str, final_out: str, n_train=None, n
                            "x_test": x[-n_val:], "y_test": y[-n_val:]})
 
 
+def with_vocab(config: dict) -> dict:
+    """``config`` with the character model's ``vocab_size`` set from its corpus file.
+
+    The engine otherwise infers it from the fixed training windows, which need not hold
+    every character that random windows or the held-out text contain.
+    """
+    if config["task"] != "shakespeare" or "vocab_size" in config.get("model", {}):
+        return config
+    with np.load(config["data"]) as npz:
+        size = len(npz["vocab"])
+    return {**config, "model": {**config.get("model", {}), "vocab_size": size}}
+
+
 def run_jobs(jobs: list[dict], out_dir: str, device: str = "cpu") -> None:
     """Train every job (``{name, cell, lr, seed, config}``) and write ``out_dir/<name>.json``.
 
-    The record gets the job's ``cell``, ``lr`` and ``seed`` under ``"job"``.
+    The record gets the job's ``cell``, ``lr`` and ``seed`` under ``"job"``. A record that
+    is already there with the same validated config is kept (an interrupted shard resumes).
     """
+    from ctadam.config import validate_config
     from ctadam.train import run
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for job in jobs:
-        record = run(job["config"], device=device)
+        config, path = with_vocab(job["config"]), out / f"{job['name']}.json"
+        if path.exists() and read_json(path)["config"] == validate_config(config):
+            continue
+        record = run(config, device=device)
         record["job"] = {k: job[k] for k in ("name", "cell", "lr", "seed")}
-        write_json_atomic(out / f"{job['name']}.json", record)
+        write_json_atomic(path, record)
         print(f"{job['name']}: {record['status']} after {record['steps_done']} steps "
               f"({record['timing']['wall_time_s']:.1f} s)", flush=True)
 
@@ -110,7 +128,8 @@ def choose(plan: dict, records: list[dict]) -> dict:
     """Per cell: the grid, each rate's validation score and the chosen rate.
 
     The chosen rate has the best score (a diverged run is worst); when every rate
-    diverged the smallest is kept and ``all_diverged`` is set.
+    diverged the smallest is kept and ``all_diverged`` is set; ``at_edge`` says that the
+    chosen rate is an end of the grid (the best rate may lie outside it).
     """
     by_cell = {}
     for r in records:
@@ -127,7 +146,8 @@ def choose(plan: dict, records: list[dict]) -> dict:
         best = int(np.argmin(signed))
         out[cell["name"]] = {**cell, "lrs": [r["job"]["lr"] for r in runs], "scores": scores,
                              "lr": runs[best]["job"]["lr"], "val_score": scores[best],
-                             "all_diverged": not math.isfinite(signed[best])}
+                             "all_diverged": not math.isfinite(signed[best]),
+                             "at_edge": len(runs) > 1 and best in (0, len(runs) - 1)}
     return out
 
 

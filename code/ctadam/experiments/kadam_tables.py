@@ -240,6 +240,8 @@ def macros(summary: dict, task: str) -> dict[str, str]:
         ",", "{,}")
     out["KadamLrs"] = ", ".join(f"{x:g}" for x in spec["lrs"])
     out.update(placeholders())
+    out["KadamCells"] = str(len(summary["cells"]))
+    out["KadamEdgeCells"] = str(sum(c["at_edge"] for c in summary["cells"]))
     diverged = [c for c in summary["cells"] if c["divergences"]]
     out["KadamDivergedRuns"] = str(sum(len(c["divergences"]) for c in diverged))
     out["KadamDivergedCells"] = ", ".join(sorted(c["name"].replace("_", "\\_")
