@@ -185,8 +185,16 @@ rule kadam_publish:
             caption="../../../report/kadam_k_table.rst",
             category="k-Adam",
         ),
-        direct="paper/generated/kadam_direct_table.tex",
-        baselines="paper/generated/kadam_baselines_table.tex",
+        direct=report(
+            "paper/generated/kadam_direct_table.tex",
+            caption="../../../report/kadam_direct_table.rst",
+            category="k-Adam",
+        ),
+        baselines=report(
+            "paper/generated/kadam_baselines_table.tex",
+            caption="../../../report/kadam_baselines_table.rst",
+            category="k-Adam",
+        ),
         macros="paper/generated/numbers_kadam.tex",
     params:
         task=KA["figure_task"],
