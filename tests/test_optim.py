@@ -398,11 +398,12 @@ def test_bad_param_group_is_rejected():
     assert [group["betas"]] + group["upper_betas"] == [(0.9, 0.999)] * 3
 
 
-def compiled_vs_plain(dtype: torch.dtype, k: int, steps: int) -> float:
+def compiled_vs_plain(dtype: torch.dtype, k: int, steps: int, **options) -> float:
     """Relative difference after ``steps`` of KAdam(compile=True) and the plain path."""
     x, y = batch(torch.float32)
     nets = [make_mlp(torch.float32).to(dtype) for _ in range(2)]
-    opts = [KAdam(n.parameters(), lr=1e-2, k=k, weight_decay=0.01, compile=c)
+    options = {"weight_decay": 0.01, **options}
+    opts = [KAdam(n.parameters(), lr=1e-2, k=k, compile=c, **options)
             for n, c in zip(nets, (False, True), strict=True)]
     train(list(zip(nets, opts, strict=True)), (x.to(dtype), y.to(dtype)), steps=steps)
     return rel_err(flat(nets[1]).double(), flat(nets[0]).double())
@@ -425,3 +426,11 @@ def test_fused_update_math_matches_plain_path(monkeypatch, k):
 def test_compiled_path_matches_plain_path(dtype, tol):
     """torch.compile of the update (seconds to compile) matches the plain path, k = 2."""
     assert compiled_vs_plain(dtype, 2, steps=20) <= tol
+
+
+@pytest.mark.slow
+def test_compiled_path_with_pooled_amsgrad_and_l2_matches_plain_path():
+    """The compiled update with a pooled level (a reduction), AMSGrad and coupled L2."""
+    assert compiled_vs_plain(torch.float64, 2, steps=20, pooled=[False, True], amsgrad=True,
+                             decoupled_weight_decay=False, maximize=True,
+                             betas=[(0.9, 0.999), (0.0, 0.99)]) <= 1e-12

@@ -34,6 +34,8 @@ _DEFAULTS = dict(lr=1e-3, k=1, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, p
 _TORCH_STATE_KEYS = {"exp_avg": "exp_avg_1", "exp_avg_sq": "exp_avg_sq_1",
                      "max_exp_avg_sq": "max_exp_avg_sq_1"}
 
+_ONE = torch.tensor(1.0)
+
 _NOT_CAPTURABLE = (
     "capturable=True is not supported by KAdam: it keeps the step count on the host and "
     "computes the bias corrections there (torch's Adam with capturable=False does the same), "
@@ -54,6 +56,10 @@ def _invalid(what: str, value, check: Callable[[], object]) -> None:
 
 
 def _check_pair(pair, level: int) -> tuple[float, float]:
+    """``pair`` as two floats in [0, 1), or ValueError in torch's words with the range."""
+    if (type(pair) is tuple and len(pair) == 2 and type(pair[0]) is float
+            and type(pair[1]) is float and 0.0 <= pair[0] < 1.0 and 0.0 <= pair[1] < 1.0):
+        return pair  # the canonical form, as every step after the first sees it
     if not isinstance(pair, Sequence) or isinstance(pair, str) or len(pair) != 2:
         raise ValueError(f"betas[{level - 1}] must be a (beta1, beta2) pair, got {pair!r}")
     out = []
@@ -74,7 +80,8 @@ def _levels(group: dict) -> list[tuple[float, float, bool]]:
     time); at construction it sets every level.
     """
     k = group["k"]
-    _invalid("k value", k, lambda: check_int("k", k, 1))
+    if type(k) is not int or k < 1:
+        _invalid("k value", k, lambda: check_int("k", k, 1))
     betas = group["betas"]
     if not isinstance(betas, Sequence) or isinstance(betas, str) or len(betas) == 0:
         raise ValueError(f"betas must be a (beta1, beta2) pair or a list of k={k} such "
@@ -225,18 +232,20 @@ def _normalize_foreach(xs: list[Tensor], ms: list[Tensor], vs: list[Tensor],
 
 
 def _fused_update(param: Tensor, grad: Tensor, ms: list[Tensor], vs: list[Tensor],
-                  vmaxs: list[Tensor], coef: Tensor, pooled: tuple[bool, ...]) -> None:
+                  vmaxs: list[Tensor], coef: Tensor, pooled: tuple[bool, ...],
+                  coupled: bool) -> None:
     r"""All k levels and the parameter update of one tensor, written for ``torch.compile``.
 
     Eqs. \ref{eq:kadam-ema} and \ref{eq:kadam-u} for each level, then \ref{eq:kadam-step}.
     ``coef`` holds, per level, ``(1 - beta1, beta2, 1 - beta2, 1 - beta1^n, sqrt(1 - beta2^n))``,
-    then ``(eps, eta, 1 - eta lambda, sign, mu)`` (``mu``: the coupled L2 coefficient), as a
-    tensor so that a new step does not recompile; ``vmaxs`` is empty without AMSGrad.
+    then ``(eps, eta, 1 - eta lambda, sign, mu)`` (``mu``: the L2 coefficient, used only when
+    ``coupled``), as a tensor so that a new step does not recompile; ``vmaxs`` is empty
+    without AMSGrad.
     Compiled, the update of an unpooled k is one kernel that reads ``param, grad`` and each
     ``m_i, v_i`` once and writes ``param`` and each ``m_i, v_i`` once.
     """
     eps, lr, decay, sign, l2 = coef[-5], coef[-4], coef[-3], coef[-2], coef[-1]
-    x = grad * sign + l2 * param
+    x = grad * sign + l2 * param if coupled else grad * sign
     for i, (m, v) in enumerate(zip(ms, vs, strict=True)):
         one_minus_beta1, beta2, one_minus_beta2, bc1, bc2_sqrt = coef[5 * i:5 * i + 5]
         m.copy_(m + one_minus_beta1 * (x - m))
@@ -253,8 +262,8 @@ _COMPILED: dict[tuple, Callable] = {}
 
 
 def _compiled_update(key: tuple) -> Callable:
-    """``torch.compile`` of :func:`_fused_update` for one (k, pooled, amsgrad, dtype, device
-    type), built once.
+    """``torch.compile`` of :func:`_fused_update` for one (k, pooled, amsgrad, coupled, dtype,
+    device type), built once.
 
     Each key gets its own copy of the function's code object, so that dynamo's limit on
     recompilations (per code object) is not spent across keys; shapes are dynamic and
@@ -325,8 +334,10 @@ class KAdam(torch.optim.Optimizer):
             seconds. Default False.
         fused: True is the compiled path (``compile=True``), KAdam's counterpart of torch's
             fused kernels; it cannot be combined with ``foreach=True``. Default None.
-        capturable: only False (the default) is accepted; see the ValueError for why.
-        differentiable: only False (the default) is accepted; see the ValueError for why.
+        capturable: only False (the default): KAdam computes its bias corrections on the
+            host from a CPU step count, so a step cannot be captured in a CUDA graph.
+        differentiable: only False (the default): the step updates parameters and moments
+            in place under ``torch.no_grad()``, so it is not differentiable.
         decoupled_weight_decay: True (default): AdamW's decay of theta by (1 - eta lambda);
             False: Adam's L2 term, lambda theta added to the gradient.
 
@@ -459,8 +470,12 @@ class KAdam(torch.optim.Optimizer):
             if not params:
                 continue
             states = [self.state[p] for p in params]
-            for state in states:
-                state["step"] += 1
+            steps = [s["step"] for s in states]
+            if compiling or not all(t.is_cpu for t in steps):
+                for t in steps:
+                    t += 1  # in place: the state holds the same tensor
+            else:  # one call; a CPU tensor as the addend spares wrapping 1 per step count
+                torch._foreach_add_(steps, _ONE, alpha=1.0)
             if (group["compile"] or group["fused"]) and not compiling:
                 _step_compiled(params, states, group, levels)
             elif group["foreach"] is False or compiling:
@@ -502,6 +517,8 @@ def _check_layout(state: dict, p: Tensor, levels: list, amsgrad: bool, index: in
 
 def _check_counts(state: dict, k: int, amsgrad: bool, index: int) -> None:
     """Fail clearly when a group's k or amsgrad no longer fits a parameter's state."""
+    if len(state) == 1 + (3 if amsgrad else 2) * k and f"exp_avg_{k}" in state:
+        return  # the common case, checked without scanning the keys
     have = sum(key.startswith("exp_avg_sq_") for key in state)
     has_max = any(key.startswith("max_exp_avg_sq_") for key in state)
     if have != k or has_max != amsgrad:
@@ -582,7 +599,8 @@ def _step_compiled(params: list[Tensor], states: list[dict], group: dict, levels
         if all(t.is_contiguous() for t in tensors):  # 1-D views: one kernel for every shape
             tensors = [t.view(-1) for t in tensors]
         width = 3 if amsgrad else 2
-        update = _compiled_update((k, pooled, amsgrad, real.dtype, p.device.type))
+        update = _compiled_update((k, pooled, amsgrad, not decoupled, real.dtype,
+                                   p.device.type))
         update(tensors[0], tensors[1], tensors[2::width], tensors[3::width],
-               tensors[4::width] if amsgrad else [], coef, pooled)
+               tensors[4::width] if amsgrad else [], coef, pooled, not decoupled)
 
