@@ -45,7 +45,7 @@ import torch
 from ctadam.checks import check_int, check_real, check_unit_interval
 
 TASKS = ("mnist1d", "shakespeare", "cifar10")
-OPTIMIZERS = ("adam", "adamw", "kadam")
+OPTIMIZERS = ("adam", "adamw", "kadam", "lion")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 DEFAULTS = {"arch": "mlp", "norm": "none", "model": {}, "batch_size": None, "dtype": "float32",
             "seed": 0, "n_train": None, "eval_samples": None, "log_every": 10,
@@ -103,10 +103,11 @@ def _betas(given) -> list[list[float]]:
 def validate_optimizer(opt: dict) -> dict:
     r"""Check the ``optimizer`` block; returns it with defaults and ``betas`` as a list of pairs.
 
-    Keys: ``name`` (``adam`` | ``adamw`` | ``kadam``), ``lr`` > 0, ``betas`` (one
+    Keys: ``name`` (``adam`` | ``adamw`` | ``kadam`` | ``lion``), ``lr`` > 0, ``betas`` (one
     ``[beta1, beta2]`` pair, or k pairs for k-Adam), ``eps`` >= 0 (1e-8), ``weight_decay``
     >= 0 (0; coupled L2 for ``adam``, decoupled :math:`\theta \leftarrow (1-\eta\lambda)\theta`
-    for ``adamw`` and ``kadam``, which need ``lr * weight_decay < 1``), ``k`` >= 1 (the number
+    for ``adamw``, ``kadam`` and ``lion``, which need ``lr * weight_decay < 1``; Lion is
+    ``lion_pytorch.Lion``, Chen et al. 2023), ``k`` >= 1 (the number
     of pairs), ``pooled`` (k-Adam only: ``false``, ``true`` or k booleans, see
     :class:`ctadam.optim.KAdam`).
     """
@@ -135,7 +136,7 @@ def validate_optimizer(opt: dict) -> dict:
                          f"got {pooled!r}")
     if out["name"] != "kadam" and pooled is not False:
         raise ValueError(f"optimizer.pooled must be false for {out['name']} (use kadam)")
-    if out["name"] in ("adamw", "kadam") and not out["lr"] * out["weight_decay"] < 1:
+    if out["name"] in ("adamw", "kadam", "lion") and not out["lr"] * out["weight_decay"] < 1:
         raise ValueError(f"optimizer.lr * optimizer.weight_decay must be in [0, 1) for "
                          f"{out['name']} (decoupled decay theta <- (1 - lr * weight_decay) "
                          f"theta), got optimizer.lr={out['lr']!r} * "
@@ -232,6 +233,11 @@ def make_optimizer(params, opt: dict) -> torch.optim.Optimizer:
         return torch.optim.Adam(params, betas=tuple(opt["betas"][0]), **common)
     if opt["name"] == "adamw":
         return torch.optim.AdamW(params, betas=tuple(opt["betas"][0]), **common)
+    if opt["name"] == "lion":
+        from lion_pytorch import Lion
+
+        return Lion(params, lr=opt["lr"], betas=tuple(opt["betas"][0]),
+                    weight_decay=opt["weight_decay"])
     from ctadam.optim import KAdam
 
     betas = [tuple(p) for p in opt["betas"]]

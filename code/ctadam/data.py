@@ -13,7 +13,9 @@ to (re)build it.
   Project Gutenberg boilerplate stripped, split per play into train and validation text,
   encoded as character ids (:class:`CharCorpus`).
 * CIFAR-10: the official python-pickle archive, checked against :data:`CIFAR10_SHA256`
-  before it is unpickled, stored as uint8 and normalised per channel when loaded.
+  before it is unpickled, or an image-folder copy (``train/<class>/*``, ``test/<class>/*``,
+  as a directory or ``.tar.gz``, decoded with Pillow, :func:`build_cifar10_images`); stored
+  as uint8 and normalised per channel when loaded.
 """
 
 import argparse
@@ -448,6 +450,82 @@ def build_cifar10(archive: str | Path, out: str | Path,
     return _save_npz(out, arrays)
 
 
+def _folder_entries(source: Path):
+    """(split, class, name, read) of every file under ``train/<class>/`` and ``test/<class>/``.
+
+    ``source`` is a directory or a ``.tar.gz``; leading folders above ``train``/``test`` are
+    allowed (e.g. ``cifar10/train/cat/0001.jpg``). ``read()`` returns the file's bytes.
+    """
+    def split_of(parts):
+        for i, part in enumerate(parts[:-2]):
+            if part in ("train", "test") and len(parts) - i == 3:
+                return part, parts[i + 1], parts[i + 2]
+        return None
+
+    if source.is_dir():
+        for path in sorted(source.rglob("*")):
+            hit = split_of(path.relative_to(source).parts) if path.is_file() else None
+            if hit:
+                yield (*hit, path.read_bytes)
+        return
+    with tarfile.open(source, "r:*") as tar:
+        for member in tar:
+            hit = split_of(tuple(Path(member.name).parts)) if member.isfile() else None
+            if hit:
+                data = tar.extractfile(member).read()
+                yield (*hit, lambda data=data: data)
+
+
+def build_cifar10_images(source: str | Path, out: str | Path,
+                         sha256: str | None = None, progress: bool = True) -> Path:
+    """Decode an image-folder copy of CIFAR-10 into the cache of :func:`build_cifar10`.
+
+    Labels 0..9 are the sorted class-folder names of ``train/`` (``test/`` must have the same
+    ones). Within each split the images are sorted by file name per class and then dealt
+    round-robin over the classes (image 0 of every class, then image 1, ...), so that the
+    first ``n_train`` images are class-balanced; decoded with Pillow to RGB and stored as
+    (N, 3, 32, 32) uint8. A ``.tar.gz`` ``source`` is checked against
+    ``sha256`` first (None skips the check; a directory is never checked).
+    """
+    from PIL import Image
+    from tqdm import tqdm
+
+    source = Path(source)
+    if not source.exists():
+        raise FileNotFoundError(f"CIFAR-10 image folder {source} is missing")
+    if source.is_file():
+        verified_source(source, "CIFAR-10 image archive", "its publisher's copy", sha256)
+    found = {"train": [], "test": []}
+    try:
+        for split, cls, name, read in tqdm(_folder_entries(source), disable=not progress,
+                                           desc="decode", unit="img", mininterval=1.0):
+            with Image.open(io.BytesIO(read())) as img:
+                pixels = np.asarray(img.convert("RGB"), dtype=np.uint8)
+            if pixels.shape != (32, 32, 3):
+                raise ValueError(f"CIFAR-10 image {split}/{cls}/{name} in {source} is "
+                                 f"{pixels.shape[1]}x{pixels.shape[0]}, expected 32x32")
+            found[split].append((cls, name, pixels.transpose(2, 0, 1)))
+    except (tarfile.TarError, OSError, EOFError) as err:
+        raise ValueError(f"CIFAR-10 image folder {source} is unreadable ({err!r})") from err
+    classes = sorted({c for c, _, _ in found["train"]})
+    if not classes or sorted({c for c, _, _ in found["test"]}) != classes:
+        raise ValueError(f"CIFAR-10 image folder {source} must hold train/<class>/ and "
+                         f"test/<class>/ with the same classes, got train "
+                         f"{classes} and test {sorted({c for c, _, _ in found['test']})}")
+    arrays = {}
+    for split, items in found.items():
+        items.sort(key=lambda item: (item[0], item[1]))
+        rank = {c: 0 for c in classes}
+        dealt = []
+        for cls, _, x in items:
+            dealt.append((rank[cls], classes.index(cls), x))
+            rank[cls] += 1
+        dealt.sort(key=lambda item: item[:2])
+        arrays[f"x_{split}"] = np.stack([x for _, _, x in dealt])
+        arrays[f"y_{split}"] = np.array([c for _, c, _ in dealt], np.uint8)
+    return _save_npz(out, arrays)
+
+
 def channel_stats(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Exact per-channel mean and standard deviation of uint8 images (N, C, H, W) in [0, 1].
 
@@ -516,6 +594,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=cifar10_path())
     p.add_argument("--sha256", default=CIFAR10_SHA256, help="expected archive hash")
     p.add_argument("--no-verify", action="store_true", help="skip the archive hash check")
+    p = sub.add_parser("cifar10-images", help="decode an image-folder copy of CIFAR-10")
+    p.add_argument("--source", type=Path, required=True,
+                   help="directory or .tar.gz with train/<class>/* and test/<class>/*")
+    p.add_argument("--out", type=Path, default=cifar10_path())
+    p.add_argument("--sha256", default=None, help="expected hash of a .tar.gz source")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
 
@@ -535,8 +618,11 @@ def main(argv: list[str] | None = None) -> int:
         fetch(args.url, args.out, CIFAR10_SHA256)
         print(f"fetched {args.url} -> {args.out}")
     else:
-        sha = None if args.no_verify else args.sha256
-        data = load_cifar10(build_cifar10(args.archive, args.out, sha))
+        if args.dataset == "cifar10-images":
+            built = build_cifar10_images(args.source, args.out, args.sha256)
+        else:
+            built = build_cifar10(args.archive, args.out, None if args.no_verify else args.sha256)
+        data = load_cifar10(built)
         print(f"CIFAR-10: {len(data.y_train)} train, {len(data.y_test)} test, "
               f"sha256 {data.sha256} -> {args.out}")
     return 0

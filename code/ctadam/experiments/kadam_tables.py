@@ -1,0 +1,296 @@
+r"""Tables and number macros of the k-Adam study, from its summary alone (rule kadam_publish).
+
+Three booktabs tables: ``kadam_k_table`` (the k sweep of one task: mean +- std over seeds per
+norm x strategy x k, and the paired difference of k = 2 from AdamW with its 95% interval),
+``kadam_direct_table`` (the direct test on every task) and ``kadam_baselines_table`` (AdamW,
+Lion and the k-Adam cell with the best validation score). Differences between runs of the
+same network are paired by seed (:func:`ctadam.experiments.kadam_bench.paired`); between an
+un-normalized and a normalized network they are Welch intervals (:func:`welch`).
+
+``python -m ctadam.experiments.kadam_tables --summary S --task cifar10 --k-table T1
+--direct-table T2 --baselines-table T3 --macros M``
+"""
+
+import argparse
+import math
+
+import numpy as np
+
+from ctadam.io import read_json, write_macros, write_text_atomic
+
+TASK_LABEL = {"cifar10": "CIFAR-10", "mnist1d": "MNIST-1D", "shakespeare": "Shakespeare"}
+TASK_WORD = {"cifar10": "CifarTen", "mnist1d": "MnistOneD", "shakespeare": "Shakespeare"}
+UNIT = {"cifar10": "test acc.\\ (\\%)", "mnist1d": "test acc.\\ (\\%)",
+        "shakespeare": "val.\\ loss (nats/char)"}
+DIGITS = {"cifar10": 1, "mnist1d": 1, "shakespeare": 3}
+NORM_LABEL = {"none": "no norm", "layer": "LayerNorm"}
+STRATEGY_LABEL = {"same": "(i) same", "nomom": "(ii) no momentum",
+                  "theory": "(iii) theory (pooled)", "lastmom": "(iv) momentum last",
+                  "adamw": "AdamW", "lion": "Lion"}
+WORD = {"same": "Same", "nomom": "Nomom", "theory": "Theory", "lastmom": "Lastmom",
+        "adamw": "Adamw", "lion": "Lion", "none": "None", "layer": "Layer"}
+NUMBER = ["Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten",
+          "Eleven", "Twelve", "Thirteen", "Fourteen", "Fifteen", "Sixteen"]
+
+
+def welch(a, b) -> dict:
+    """Mean of ``a`` minus mean of ``b`` with a Welch 95% interval (NaN samples dropped)."""
+    from scipy import stats
+
+    a = np.array([x for x in a if math.isfinite(x)])
+    b = np.array([x for x in b if math.isfinite(x)])
+    if a.size < 2 or b.size < 2:
+        mean = float(a.mean() - b.mean()) if a.size and b.size else math.nan
+        return {"n": int(min(a.size, b.size)), "mean": mean, "low": math.nan, "high": math.nan}
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    mean = float(a.mean() - b.mean())
+    if va + vb == 0:
+        return {"n": int(min(a.size, b.size)), "mean": mean, "low": mean, "high": mean}
+    dof = (va + vb) ** 2 / (va ** 2 / (a.size - 1) + vb ** 2 / (b.size - 1))
+    half = float(stats.t.ppf(0.975, dof) * math.sqrt(va + vb))
+    return {"n": int(min(a.size, b.size)), "mean": mean, "low": mean - half, "high": mean + half}
+
+
+def fmt_ms(cell, digits: int) -> str:
+    """``mean \\pm std`` (math mode, no dollars), ``--`` when nothing finite."""
+    if cell is None or not math.isfinite(cell["mean"]):
+        return "--"
+    return f"{cell['mean']:.{digits}f} \\pm {cell['std']:.{digits}f}"
+
+
+def fmt_diff(d: dict, digits: int) -> str:
+    """``+1.2\\ [-0.3, 2.7]`` (math mode), the interval left out when undefined."""
+    if not math.isfinite(d["mean"]):
+        return "--"
+    text = f"{d['mean']:+.{digits}f}"
+    if math.isfinite(d["low"]):
+        text += f"\\ [{d['low']:+.{digits}f}, {d['high']:+.{digits}f}]"
+    return text
+
+
+def better(d: dict, goal: str) -> tuple[bool, bool]:
+    """(mean better than the reference, interval entirely on the better side)."""
+    sign = 1.0 if goal == "max" else -1.0
+    mean_better = math.isfinite(d["mean"]) and sign * d["mean"] > 0
+    sure = math.isfinite(d["low"]) and (d["low"] > 0 if goal == "max" else d["high"] < 0)
+    return mean_better, sure
+
+
+def claim_verdict(verdicts: list[tuple[bool, bool]]) -> str:
+    """How the paper's "k = 2 beats Adam under three of four strategies" fares here.
+
+    ``verdicts`` are :func:`better` of each strategy's k = 2 cell against AdamW; the claim
+    holds when at least three are better beyond their 95% interval, holds "in the means
+    only" when at least three means are better, and fails otherwise.
+    """
+    means, sure = sum(v[0] for v in verdicts), sum(v[1] for v in verdicts)
+    if sure >= 3:
+        return "holds"
+    if means >= 3:
+        return "holds in the means only, not beyond the spread over seeds"
+    return "does not hold"
+
+
+def direct_verdict(r: dict, goal: str) -> str:
+    """Does un-normalized 2-Adam (iii) recover what LayerNorm gives AdamW (a phrase)?
+
+    Nothing to recover unless LayerNorm improves AdamW beyond its interval; then it
+    recovers it when 2-Adam is not worse than AdamW + LayerNorm beyond its interval, part of
+    it when it still beats plain AdamW beyond its interval, and else not.
+    """
+    if not better(r["norm_gain"], goal)[1]:
+        return "nothing to recover: LayerNorm does not improve AdamW beyond the interval"
+    flipped = {"mean": -r["vs_normed"]["mean"], "low": -r["vs_normed"]["high"],
+               "high": -r["vs_normed"]["low"]}
+    gain = " what LayerNorm gives AdamW"
+    if not better(flipped, goal)[1]:
+        return "2-Adam (iii) recovers" + gain
+    if better(r["vs_plain"], goal)[1]:
+        return "2-Adam (iii) recovers part of" + gain
+    return "2-Adam (iii) does not recover" + gain
+
+
+def _index(summary: dict) -> dict:
+    return {(c["task"], c["norm"], c["method"], c["k"]): c for c in summary["cells"]}
+
+
+def _tabular(header: list[str], rows: list[list[str]], align: str) -> str:
+    lines = [rf"\begin{{tabular}}{{{align}}}", r"\toprule", " & ".join(header) + r" \\",
+             r"\midrule"]
+    lines += [" & ".join(r) + r" \\" for r in rows]
+    return "\n".join([*lines, r"\bottomrule", r"\end{tabular}", ""])
+
+
+def k_table(summary: dict, task: str) -> str:
+    """Norm x strategy rows, one column per k (k = 1: AdamW), then k = 2 minus AdamW."""
+    idx, d = _index(summary), DIGITS[task]
+    cells = [c for c in summary["cells"] if c["task"] == task]
+    ks = sorted({c["k"] for c in cells if c["method"] in summary["strategies"]})
+    norms = [n for n in NORM_LABEL if any(c["norm"] == n for c in cells)]
+    strategies = [s for s in summary["strategies"] if any(c["method"] == s for c in cells)]
+    rows = []
+    for norm in norms:
+        for s in strategies:
+            row = [NORM_LABEL[norm], STRATEGY_LABEL[s],
+                   f"${fmt_ms(idx.get((task, norm, 'adamw', 1)), d)}$"]
+            row += [f"${fmt_ms(idx.get((task, norm, s, k)), d)}$" for k in ks]
+            two = idx.get((task, norm, s, 2))
+            row.append(f"${fmt_diff(two['vs_adamw'], d)}$" if two else "--")
+            rows.append(row)
+    header = ["network", "strategy", "$k=1$ (AdamW)", *[f"$k={k}$" for k in ks],
+              "$k=2$ $-$ AdamW [95\\% CI]"]
+    return _tabular(header, rows, "ll" + "c" * (len(ks) + 2))
+
+
+def direct(summary: dict) -> dict:
+    """Per task: the three cells of the direct test and the two differences (or None)."""
+    idx, out = _index(summary), {}
+    for task in summary["tasks"]:
+        kadam = idx.get((task, "none", "theory", 2))
+        plain = idx.get((task, "none", "adamw", 1))
+        normed = idx.get((task, "layer", "adamw", 1))
+        if kadam and plain and normed:
+            out[task] = {"kadam": kadam, "plain": plain, "normed": normed,
+                         "vs_plain": kadam["vs_adamw"],
+                         "vs_normed": welch(kadam["values"], normed["values"]),
+                         "norm_gain": welch(normed["values"], plain["values"])}
+    return out
+
+
+def direct_table(summary: dict) -> str:
+    """Columns = tasks; rows = the three configurations, then the differences."""
+    res = direct(summary)
+    tasks = list(res)
+    rows = [["2-Adam (iii), no norm"], ["AdamW, LayerNorm"], ["AdamW, no norm"],
+            ["2-Adam (iii) $-$ AdamW, no norm (paired)"],
+            ["2-Adam (iii) $-$ AdamW + LayerNorm (Welch)"],
+            ["AdamW + LayerNorm $-$ AdamW, no norm (Welch)"]]
+    for t in tasks:
+        r, d = res[t], DIGITS[t]
+        for row, key in zip(rows[:3], ("kadam", "normed", "plain"), strict=True):
+            row.append(f"${fmt_ms(r[key], d)}$")
+        for row, key in zip(rows[3:], ("vs_plain", "vs_normed", "norm_gain"), strict=True):
+            row.append(f"${fmt_diff(r[key], d)}$")
+    header = ["", *[f"{TASK_LABEL[t]} {UNIT[t]}" for t in tasks]]
+    return _tabular(header, rows, "l" + "c" * len(tasks))
+
+
+def best_kadam(summary: dict, task: str, norm: str):
+    """The k-Adam cell (k >= 2) of (task, norm) with the best validation score, or None."""
+    goal = summary["metric"][task][2]
+    cands = [c for c in summary["cells"] if c["task"] == task and c["norm"] == norm
+             and c["method"] in summary["strategies"] and math.isfinite(c["val_score"])]
+    if not cands:
+        return None
+    return (max if goal == "max" else min)(cands, key=lambda c: c["val_score"])
+
+
+def baselines_table(summary: dict) -> str:
+    """Rows AdamW, Lion, best k-Adam (by validation); columns task x norm."""
+    idx = _index(summary)
+    cols = [(t, n) for t in summary["tasks"] for n in NORM_LABEL
+            if (t, n, "adamw", 1) in idx]
+    rows = [["AdamW"], ["Lion"], ["Lion $-$ AdamW (paired)"], ["best k-Adam (validation)"],
+            ["best k-Adam $-$ AdamW (paired)"]]
+    for t, n in cols:
+        d = DIGITS[t]
+        rows[0].append(f"${fmt_ms(idx[(t, n, 'adamw', 1)], d)}$")
+        lion = idx.get((t, n, "lion", 1))
+        rows[1].append(f"${fmt_ms(lion, d)}$" if lion else "--")
+        rows[2].append(f"${fmt_diff(lion['vs_adamw'], d)}$" if lion else "--")
+        best = best_kadam(summary, t, n)
+        rows[3].append(f"{best['k']}-Adam {STRATEGY_LABEL[best['method']]}: "
+                       f"${fmt_ms(best, d)}$" if best else "--")
+        rows[4].append(f"${fmt_diff(best['vs_adamw'], d)}$" if best else "--")
+    header = ["", *[f"{TASK_LABEL[t]}, {NORM_LABEL[n]}" for t, n in cols]]
+    return _tabular(header, rows, "l" + "c" * len(cols))
+
+
+def placeholders() -> dict[str, str]:
+    """What a profile that does not run a cell prints in its place, so the paper builds."""
+    out = {}
+    for t in TASK_WORD.values():
+        for n in ("None", "Layer"):
+            for m in ("Same", "Nomom", "Theory", "Lastmom", "Adamw", "Lion"):
+                for k in ("One", "Two"):
+                    out[f"Kadam{t}{n}{m}{k}"] = out[f"Kadam{t}{n}{m}{k}Diff"] = "\\text{n/a}"
+        for key in ("VsPlain", "VsNormed", "NormGain"):
+            out[f"KadamDirect{t}{key}"] = "\\text{n/a}"
+        out[f"KadamDirect{t}Verdict"] = "not run in this profile"
+    for n in ("None", "Layer"):
+        for key in ("TwoBeats", "TwoSure", "TwoOf"):
+            out[f"Kadam{key}{n}"] = "--"
+        out[f"KadamPaperClaim{n}"] = "cannot be judged (not run in this profile)"
+        out[f"KadamBest{n}"] = "not run in this profile"
+    return out
+
+
+def macros(summary: dict, task: str) -> dict[str, str]:
+    """Every cell's result and difference from AdamW, the k = 2 tallies, the settings."""
+    out = {"KadamSeeds": str(len(summary["seeds"])),
+           "KadamWeightDecay": f"{summary['weight_decay']:g}",
+           "KadamLossFactor": f"{summary['diverge_loss_factor']:g}",
+           "KadamLionScale": f"{summary['lion']['lr_scale']:g}",
+           "KadamBetaOne": f"{summary['betas'][0]:g}", "KadamBetaTwo": f"{summary['betas'][1]:g}",
+           "KadamFigureTask": TASK_LABEL[task]}
+    spec = summary["tasks"][task]
+    out["KadamSteps"] = str(spec["steps"])
+    out["KadamBatch"] = str(spec["batch_size"])
+    out["KadamTrain"] = "all" if spec["n_train"] is None else f"{spec['n_train']:,}".replace(
+        ",", "{,}")
+    out["KadamLrs"] = ", ".join(f"{x:g}" for x in spec["lrs"])
+    out.update(placeholders())
+    out["KadamCells"] = str(len(summary["cells"]))
+    out["KadamEdgeCells"] = str(sum(c["at_edge"] for c in summary["cells"]))
+    diverged = [c for c in summary["cells"] if c["divergences"]]
+    out["KadamDivergedRuns"] = str(sum(len(c["divergences"]) for c in diverged))
+    out["KadamDivergedCells"] = ", ".join(sorted(c["name"].replace("_", "\\_")
+                                                 for c in diverged)) or "none"
+    for c in summary["cells"]:
+        base = f"Kadam{TASK_WORD[c['task']]}{WORD[c['norm']]}{WORD[c['method']]}{NUMBER[c['k']]}"
+        d = DIGITS[c["task"]]
+        out[base] = fmt_ms(c, d)
+        out[base + "Lr"] = f"{c['lr']:g}"
+        out[base + "Diff"] = fmt_diff(c["vs_adamw"], d)
+    goal = summary["metric"][task][2]
+    for norm in NORM_LABEL:
+        twos = [c for c in summary["cells"] if c["task"] == task and c["norm"] == norm
+                and c["k"] == 2 and c["method"] in summary["strategies"]]
+        if not twos:
+            continue
+        verdicts = [better(c["vs_adamw"], goal) for c in twos]
+        out[f"KadamTwoBeats{WORD[norm]}"] = str(sum(v[0] for v in verdicts))
+        out[f"KadamTwoSure{WORD[norm]}"] = str(sum(v[1] for v in verdicts))
+        out[f"KadamTwoOf{WORD[norm]}"] = str(len(twos))
+        out[f"KadamPaperClaim{WORD[norm]}"] = claim_verdict(verdicts)
+        best = best_kadam(summary, task, norm)
+        if best:
+            out[f"KadamBest{WORD[norm]}"] = (f"{best['k']}-Adam, strategy "
+                                             f"{STRATEGY_LABEL[best['method']]}")
+    for t, r in direct(summary).items():
+        dg = DIGITS[t]
+        out[f"KadamDirect{TASK_WORD[t]}VsPlain"] = fmt_diff(r["vs_plain"], dg)
+        out[f"KadamDirect{TASK_WORD[t]}VsNormed"] = fmt_diff(r["vs_normed"], dg)
+        out[f"KadamDirect{TASK_WORD[t]}NormGain"] = fmt_diff(r["norm_gain"], dg)
+        out[f"KadamDirect{TASK_WORD[t]}Verdict"] = direct_verdict(r, summary["metric"][t][2])
+    return out
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--summary", required=True)
+    parser.add_argument("--task", required=True, choices=tuple(TASK_LABEL))
+    parser.add_argument("--k-table", required=True)
+    parser.add_argument("--direct-table", required=True)
+    parser.add_argument("--baselines-table", required=True)
+    parser.add_argument("--macros", required=True)
+    args = parser.parse_args(argv)
+    summary = read_json(args.summary)
+    write_text_atomic(args.k_table, k_table(summary, args.task))
+    write_text_atomic(args.direct_table, direct_table(summary))
+    write_text_atomic(args.baselines_table, baselines_table(summary))
+    write_macros(args.macros, macros(summary, args.task), "k-Adam study (rule kadam_publish).")
+
+
+if __name__ == "__main__":
+    main()
