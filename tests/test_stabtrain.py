@@ -23,7 +23,7 @@ from ctadam.train import run
 
 TASKS = {"mnist1d": {"lr": 0.01, "n_train": 50, "hidden": [8], "eval_samples": 50},
          "shakespeare": {"lr": 0.01, "n_train": 4, "block_size": 8, "n_layer": 1, "n_head": 1,
-                         "n_embd": 8, "vocab_size": 12, "eval_samples": 8}}
+                         "n_embd": 8, "eval_samples": 8}}
 ST = {"shards": 1, "eps": 1e-16, "dtype": "float64", "log_every": 10, "diverge_norm": 1e12,
       "bound_tolerance": 1e-6, "tasks": TASKS,
       "measure": {"window": 10, "growth_factor": 2.0, "sensitivity": [100.0]},
@@ -72,7 +72,7 @@ def test_band_fractions_and_speed_points():
 
 def test_run_configs_of_each_experiment():
     growth = stt.runs(ST, "growth")
-    assert len(growth) == 12 and growth["shakespeare_k003"]["model"]["vocab_size"] == 12
+    assert len(growth) == 12 and growth["shakespeare_k003"]["model"]["block_size"] == 8
     band = stt.runs(ST, "band")
     assert len(band) == 2 * 3 * 3
     cfg = band["mnist1d_g0.5_f0.5_s2"]

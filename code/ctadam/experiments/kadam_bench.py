@@ -74,19 +74,6 @@ def split(task: str, data: str, select_out: str, final_out: str, n_train=None, n
                            "x_test": x[-n_val:], "y_test": y[-n_val:]})
 
 
-def with_vocab(config: dict) -> dict:
-    """``config`` with the character model's ``vocab_size`` set from its corpus file.
-
-    The engine otherwise infers it from the fixed training windows, which need not hold
-    every character that random windows or the held-out text contain.
-    """
-    if config["task"] != "shakespeare" or "vocab_size" in config.get("model", {}):
-        return config
-    with np.load(config["data"]) as npz:
-        size = len(npz["vocab"])
-    return {**config, "model": {**config.get("model", {}), "vocab_size": size}}
-
-
 def run_jobs(jobs: list[dict], out_dir: str, device: str = "cpu") -> None:
     """Train every job (``{name, cell, lr, seed, config}``) and write ``out_dir/<name>.json``.
 
@@ -99,7 +86,7 @@ def run_jobs(jobs: list[dict], out_dir: str, device: str = "cpu") -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for job in jobs:
-        config, path = with_vocab(job["config"]), out / f"{job['name']}.json"
+        config, path = job["config"], out / f"{job['name']}.json"
         if path.exists() and read_json(path)["config"] == validate_config(config):
             continue
         record = run(config, device=device)

@@ -94,7 +94,7 @@ def train_config(st: dict, task: str, beta1: float, beta2: float, seed: int, ste
         arch, model = "mlp", {"hidden": list(t["hidden"])}
     else:
         arch = "char_transformer"
-        model = {k: t[k] for k in ("block_size", "n_layer", "n_head", "n_embd", "vocab_size")}
+        model = {k: t[k] for k in ("block_size", "n_layer", "n_head", "n_embd")}
     opt = {"name": "adamw" if weight_decay else "adam", "lr": t["lr"],
            "betas": [beta1, beta2], "eps": st["eps"]}
     if weight_decay:
