@@ -8,9 +8,7 @@ Usage: ``python -m ctadam.plots.generalization_speed --summary S.json
 --out figures/generalization_speed.pdf``
 """
 
-import argparse
 
-from ctadam import io
 from ctadam.plots import style
 
 
@@ -35,14 +33,9 @@ def plot(summary: dict, out) -> None:
     style.save(fig, out)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ctadam.plots.generalization_speed")
-    parser.add_argument("--summary", required=True)
-    parser.add_argument("--out", required=True, help="PDF path (a PNG is written beside it)")
-    args = parser.parse_args(argv)
-    plot(io.read_json(args.summary), args.out)
-    return 0
+def main(argv=None) -> None:
+    style.summary_main(__doc__, plot, argv)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -9,9 +9,7 @@ max slope (largest over any window of the run). Reads the growth summary only.
 Usage: ``python -m ctadam.plots.growth_slope --summary S.json --out figures/growth_slope.pdf``
 """
 
-import argparse
 
-from ctadam import io
 from ctadam.plots import style
 
 ZONE_STYLE = {"outside both": ("tab:red", "o"), "band": ("tab:orange", "s"),
@@ -59,14 +57,9 @@ def plot(summary: dict, out) -> None:
     style.save(fig, out)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ctadam.plots.growth_slope")
-    parser.add_argument("--summary", required=True)
-    parser.add_argument("--out", required=True, help="PDF path (a PNG is written beside it)")
-    args = parser.parse_args(argv)
-    plot(io.read_json(args.summary), args.out)
-    return 0
+def main(argv=None) -> None:
+    style.summary_main(__doc__, plot, argv)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -7,9 +7,7 @@ weight decays). Reads the noise summary only.
 Usage: ``python -m ctadam.plots.region_noise --summary S.json --out figures/region_noise.pdf``
 """
 
-import argparse
 
-from ctadam import io
 from ctadam.plots import style
 
 
@@ -39,14 +37,9 @@ def plot(summary: dict, out) -> None:
     style.save(fig, out)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ctadam.plots.region_noise")
-    parser.add_argument("--summary", required=True)
-    parser.add_argument("--out", required=True, help="PDF path (a PNG is written beside it)")
-    args = parser.parse_args(argv)
-    plot(io.read_json(args.summary), args.out)
-    return 0
+def main(argv=None) -> None:
+    style.summary_main(__doc__, plot, argv)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

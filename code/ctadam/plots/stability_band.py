@@ -7,9 +7,7 @@ seeds measured growing; f = 0 is the exact boundary :math:`\beta = \gamma^2`, f 
 Usage: ``python -m ctadam.plots.stability_band --summary S.json --out figures/stability_band.pdf``
 """
 
-import argparse
 
-from ctadam import io
 from ctadam.plots import style
 from ctadam.plots.growth_slope import TASK_NAME
 
@@ -40,14 +38,9 @@ def plot(summary: dict, out) -> None:
     style.save(fig, out)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ctadam.plots.stability_band")
-    parser.add_argument("--summary", required=True)
-    parser.add_argument("--out", required=True, help="PDF path (a PNG is written beside it)")
-    args = parser.parse_args(argv)
-    plot(io.read_json(args.summary), args.out)
-    return 0
+def main(argv=None) -> None:
+    style.summary_main(__doc__, plot, argv)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()
