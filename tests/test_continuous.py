@@ -163,7 +163,7 @@ def test_measure_record(tmp_path):
     out = tmp_path / "rec.json"
     ct_error.main(["--problem", "quadratic_smooth", "--beta1", "0.9", "--beta2", "0.99",
                    "--horizon", "0.04", "--eta-min", "1e-2", "--eta-max", "2e-2",
-                   "--n-etas", "2", "--out", str(out)])
+                   "--n-etas", "2", "--weight-decay", "0", "--rtol", "1e-12", "--out", str(out)])
     rec = read_json(out)
     assert [r["sign_changes"] for r in rec["runs"]] == [0, 0]
     assert set(rec["order"]) == set(ct.MODELS)
@@ -175,7 +175,8 @@ def test_measure_record(tmp_path):
     with pytest.raises(ValueError, match="^eta_min must be"):
         ct_error.main(["--problem", "quadratic_valley", "--beta1", "0.9", "--beta2", "0.99",
                        "--horizon", "1", "--eta-min", "0.1", "--eta-max", "0.01",
-                       "--n-etas", "3", "--out", str(out)])
+                       "--n-etas", "3", "--weight-decay", "0", "--rtol", "1e-12",
+                       "--out", str(out)])
 
 
 def test_stability_macros_quote_the_checked_constants():

@@ -142,7 +142,7 @@ def summarize_run(record: dict, p_max_values=()) -> dict:
         "inside": inside, "theory_unstable": not inside, "measured_unstable": unstable,
         "status": record["status"], "diverged_at": record["diverged_at"],
         "flagged_at": record["monitor"]["flagged_at"],
-        "max_rms_update": _nanmax(u_rms), "max_abs_update": _nanmax(u_max),
+        "peak_update_rms": _nanmax(u_rms), "peak_update_max_abs": _nanmax(u_max),
         "final_param_norm": record["log"]["param_norm"][-1],
         "growth_rate": max_growth_rate(record["log"]["step"], record["log"]["param_norm"],
                                        cfg["monitor"]["window"]),
@@ -303,7 +303,7 @@ def eps_panel_macros(summary: dict, sweep_cfg: dict) -> dict[str, str]:
     that beta2 (the paper's beta): the macro names keep the sweep's old letters.
     """
     panel = sweep_cfg["eps_panel"]
-    by = {(r["beta2"], r["eps"]): r["max_rms_update"] for r in summary["runs"]
+    by = {(r["beta2"], r["eps"]): r["peak_update_rms"] for r in summary["runs"]
           if r["beta1"] == panel["beta1"]}
     eps_sorted = sorted(panel["eps"])
     beta2 = max(panel["beta2s"], key=lambda b2: by[(b2, eps_sorted[0])])
@@ -360,7 +360,7 @@ def eps_table(summary: dict, sweep_cfg: dict) -> str:
         for e in eps_sorted:
             run = by[(b2, e)]
             mark = "\\,(D)" if run["status"] != "ok" else ""
-            cells.append(f"${_latex_num(run['max_rms_update'])}${mark}")
+            cells.append(f"${_latex_num(run['peak_update_rms'])}${mark}")
         side = "inside" if b2 > panel["beta1"] ** 2 else "outside"
         lines.append(f"{b2:g} ({side}) & " + " & ".join(cells) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]

@@ -80,7 +80,7 @@ def plot(summary: dict, sweep_cfg: dict, out) -> None:
     ax_a, ax_b = top.subplots(1, 2)
     ax_c, ax_d, ax_e = bottom.subplots(1, 3)
 
-    rms = _cell_grid(grid, beta1s, beta2s, "max_rms_update")
+    rms = _cell_grid(grid, beta1s, beta2s, "peak_update_rms")
     _heatmap(ax_a, fig, np.log10(rms), grid, beta1s, beta2s,
              r"$\log_{10}\max_n \|u_n\|/\sqrt{d}$")
     ax_a.set_title("(a) max RMS update (D: diverged, x: exp. growth)")
@@ -107,7 +107,7 @@ def plot(summary: dict, sweep_cfg: dict, out) -> None:
     ax_c.legend(frameon=False)
 
     inside = [r for r in runs if r["inside"]]
-    ax_d.scatter([r["bound_inf"] for r in inside], [r["max_abs_update"] for r in inside], s=10,
+    ax_d.scatter([r["bound_inf"] for r in inside], [r["peak_update_max_abs"] for r in inside], s=10,
                  color="C0", label="runs inside (all eps)")
     b_lim = [min(r["bound_inf"] for r in inside), max(r["bound_inf"] for r in inside)]
     ax_d.plot(b_lim, b_lim, "k--", lw=0.8, label=r"$\max|u|=B_\infty$")
@@ -119,7 +119,7 @@ def plot(summary: dict, sweep_cfg: dict, out) -> None:
 
     panel = sweep_cfg["eps_panel"]
     for k, eps in enumerate(panel["eps"]):
-        pts = sorted((r["beta2"], r["max_rms_update"]) for r in runs
+        pts = sorted((r["beta2"], r["peak_update_rms"]) for r in runs
                      if r["beta1"] == panel["beta1"] and r["eps"] == eps
                      and r["beta2"] in panel["beta2s"])
         ax_e.plot(*zip(*pts, strict=True), marker="o", ms=3, color=f"C{k}",
