@@ -49,9 +49,13 @@ def draw(summary: dict):
     return fig
 
 
+def plot(summary: dict, out: str) -> None:
+    """Draw the figure of ``summary`` and save it as ``out`` (PDF) and a PNG beside it."""
+    style.save(draw(summary), out)
+
+
 def main(argv=None) -> None:
-    style.records_main(__doc__, lambda summaries, out: style.save(draw(summaries[0]), out),
-                       "summary", argv)
+    style.summary_main(__doc__, plot, argv)
 
 
 if __name__ == "__main__":
