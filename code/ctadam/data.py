@@ -123,7 +123,7 @@ def _take(x: np.ndarray, n: int | None, name: str = "n_train") -> np.ndarray:
 
 def mnist1d_path() -> Path:
     """Where the generated MNIST-1D arrays are cached."""
-    return paths.data_dir() / "mnist1d" / "mnist1d.npz"
+    return paths.dataset("mnist1d")
 
 
 def generate_mnist1d(path: str | Path | None = None, seed: int = 42) -> Path:
@@ -360,7 +360,7 @@ class CharCorpus:
 
 def shakespeare_path() -> Path:
     """Where the processed Shakespeare corpus is cached."""
-    return paths.data_dir() / "shakespeare" / "shakespeare.npz"
+    return paths.dataset("shakespeare")
 
 
 def load_shakespeare(path: str | Path | None = None, n_train: int | None = None,
@@ -543,7 +543,7 @@ def channel_stats(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def cifar10_path() -> Path:
     """Where the converted CIFAR-10 arrays are cached."""
-    return paths.data_dir() / "cifar10" / "cifar10.npz"
+    return paths.dataset("cifar10")
 
 
 def load_cifar10(path: str | Path | None = None, n_train: int | None = None) -> ArrayDataset:
