@@ -18,3 +18,20 @@ try:
     ALL_CORES = workflow.cores
 except WorkflowError:
     ALL_CORES = 1
+
+
+def write_family_configs(runs, section, config_paths, section_path, log_path):
+    """The `<family>_config` step: the section and one JSON file per run config.
+
+    `runs` is the family's `runs(section, data)`, computed when the workflow is parsed;
+    `config_paths` are the declared outputs in sorted run-id order.
+    """
+    import json
+
+    with open(section_path, "w", encoding="utf-8") as handle:
+        json.dump(section, handle, indent=1, sort_keys=True)
+    for run_id, path in zip(sorted(runs), config_paths, strict=True):
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(runs[run_id], handle, indent=1, sort_keys=True)
+    with open(log_path, "w", encoding="utf-8") as handle:
+        print(f"{len(config_paths)} run configs and the section", file=handle)

@@ -1,0 +1,57 @@
+"""The family protocol: the splitter, the record reader, the runner's resume-skip."""
+
+import json
+
+import pytest
+
+from ctadam.experiments import protocol
+
+
+def test_shard_ids_deal_sorted_ids_round_robin_and_leave_no_shard_empty():
+    assert protocol.shard_ids(["c", "a", "b", "d"], 2) == [["a", "c"], ["b", "d"]]
+    assert protocol.shard_ids(["a", "b"], 5) == [["a"], ["b"]]
+    with pytest.raises(ValueError, match="shards"):
+        protocol.shard_ids(["a"], 0)
+
+
+def test_family_names_the_missing_package_and_the_missing_protocol_parts():
+    with pytest.raises(ValueError, match="no package"):
+        protocol.family("no_such_family")
+    with pytest.raises(ValueError, match="lacks"):
+        protocol.family("protocol")
+    with pytest.raises(ValueError, match="identifier"):
+        protocol.family("../x")
+
+
+def test_read_records_refuses_a_run_in_two_directories(tmp_path):
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "r1.json").write_text("{}")
+    (tmp_path / "a" / "r2.json").write_text('{"x": 1}')
+    assert protocol.read_records([tmp_path / "a"]) == {"r1": {}, "r2": {"x": 1}}
+    with pytest.raises(ValueError, match="r1"):
+        protocol.read_records([tmp_path / "a", tmp_path / "b"])
+
+
+def test_a_bad_json_file_is_named(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="bad.json"):
+        protocol.read_json_file(bad)
+
+
+def test_run_configs_writes_one_record_per_run_and_skips_finished_runs(tmp_path, tiny_mnist):
+    cfg = {"task": "mnist1d", "data": str(tiny_mnist), "steps": 3, "model": {"hidden": [8]},
+           "optimizer": {"name": "adam", "lr": 1e-3, "betas": [0.9, 0.999]}}
+    path = tmp_path / "run_a.json"
+    path.write_text(json.dumps(cfg))
+    out = tmp_path / "records"
+    [record] = protocol.run_configs([path], out, lambda c: [])
+    first = record.read_bytes()
+    record.write_text(first.decode().replace('"status": "ok"', '"status": "ok" '))
+    protocol.run_configs([path], out, lambda c: [])  # same config: skipped, file untouched
+    assert record.read_bytes() != first
+    cfg["steps"] = 4  # another config under the same id: trained again
+    path.write_text(json.dumps(cfg))
+    protocol.run_configs([path], out, lambda c: [])
+    assert json.loads(record.read_text())["steps_done"] == 4
