@@ -55,3 +55,18 @@ def test_run_configs_writes_one_record_per_run_and_skips_finished_runs(tmp_path,
     path.write_text(json.dumps(cfg))
     protocol.run_configs([path], out, lambda c: [])
     assert json.loads(record.read_text())["steps_done"] == 4
+
+
+def test_run_one_replaces_the_engine_and_its_records_resume_too(tmp_path):
+    calls = []
+
+    def run_one(config):
+        calls.append(config)
+        return {"config": config, "value": config["x"] ** 2}
+
+    path = tmp_path / "sim.json"
+    path.write_text(json.dumps({"x": 3}))
+    [record] = protocol.run_configs([path], tmp_path / "out", lambda c: [], run_one=run_one)
+    assert json.loads(record.read_text())["value"] == 9
+    protocol.run_configs([path], tmp_path / "out", lambda c: [], run_one=run_one)
+    assert len(calls) == 1

@@ -18,6 +18,9 @@ prefix and its paper section (``paper/sections/<family>.tex``). It exposes four 
     (``paper/generated/<stem>.tex``) the paper reads.
 
 and the tuple ``TABLES`` of the table stems ``publish`` returns (the rule declares them).
+A family whose runs are not engine runs (a numpy simulation, an ODE integration) also
+exposes ``run_one(config) -> record``, which the runner calls in place of
+:func:`ctadam.train.run`; its ``trackers`` then returns ``[]``.
 
 Every family has the same rules, ``<family>_{config,run,summary,publish,figure}``:
 
@@ -92,17 +95,19 @@ def read_json_file(path) -> dict:
 
 
 def run_configs(config_paths, out_dir, make_trackers, threads: int = 1,
-                device: str = "cpu") -> list[Path]:
+                device: str = "cpu", run_one=None) -> list[Path]:
     """Train each config file through the engine; its record is ``<out_dir>/<stem>.json``.
 
-    A record already there whose config equals the run's validated config is kept and the run
-    skipped (resume after an interrupted job: records are written atomically, so a record
-    that exists is whole). ``make_trackers(config)`` returns the fresh trackers of one run.
-    Returns the record paths.
+    A record already there whose config equals the run's config is kept and the run skipped
+    (resume after an interrupted job: records are written atomically, so a record that exists
+    is whole). ``make_trackers(config)`` returns the fresh trackers of one run. ``run_one``,
+    when given, replaces the engine: ``run_one(config) -> record`` (the record holds its
+    ``config``). Returns the record paths.
     """
     import torch
 
     from ctadam.config import validate_config
+    from ctadam.io import write_json_atomic
     from ctadam.train import run
 
     torch.set_num_threads(check_int("threads", threads, 1))
@@ -116,8 +121,12 @@ def run_configs(config_paths, out_dir, make_trackers, threads: int = 1,
     for path in paths:
         config = read_json_file(path)
         out = out_dir / f"{path.stem}.json"
-        if out.exists() and read_json_file(out).get("config") == validate_config(config):
+        expected = config if run_one is not None else validate_config(config)
+        if out.exists() and read_json_file(out).get("config") == expected:
             print(f"{path.stem}: record present, skipped", flush=True)
+        elif run_one is not None:
+            write_json_atomic(out, run_one(config))
+            print(f"{path.stem}: done", flush=True)
         else:
             record = run(config, make_trackers(config), out=out, device=device)
             print(f"{path.stem}: {record['status']} after {record['steps_done']} steps, "
@@ -187,7 +196,8 @@ def main(argv=None) -> int:
     try:
         fam = family(args.family)
         if args.cmd == "run":
-            run_configs(args.configs, args.out_dir, fam.trackers, args.threads, args.device)
+            run_configs(args.configs, args.out_dir, fam.trackers, args.threads, args.device,
+                        getattr(fam, "run_one", None))
             return 0
         from ctadam.io import write_json_atomic
 
