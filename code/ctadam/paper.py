@@ -36,6 +36,18 @@ _LOG_PROBLEMS = (
 )
 
 
+def sections(main_tex: str | Path) -> list[str]:
+    r"""The section files ``paper/main.tex`` inputs, in its order (``\input{sections/<name>}``).
+
+    The one list of sections: the paper rule takes its inputs from here.
+    """
+    text = Path(main_tex).read_text(encoding="utf-8")
+    names = re.findall(r"^\\input\{sections/(\w+)\}", text, flags=re.M)
+    if not names:
+        raise ValueError(f"{main_tex}: no \\input{{sections/...}} lines")
+    return names
+
+
 def macro_names(text: str) -> list[str]:
     r"""The names defined by ``\newcommand{\Name}`` in ``text``, in order of appearance."""
     return _NEWCOMMAND.findall(text)

@@ -4,6 +4,8 @@
 
 import re
 
+from ctadam import paper as paper_text
+
 
 # The front page of `snakemake --report report.html`.
 report: "../../../report/workflow.rst"
@@ -16,19 +18,8 @@ PAPER_NUMBERS = sorted(
     t for t in ALL_TARGETS if re.fullmatch(r"paper/generated/numbers_[a-z_]+\.tex", t)
 ) + ["paper/generated/numbers_paper.tex"]
 
-# Sections of paper/main.tex, in the order it \input's them.
-PAPER_SECTIONS = [
-    "introduction",
-    "theory",
-    "continuous_time",
-    "kadam_optimizer",
-    "experiments_overview",
-    "stability_sweep",
-    "stability_training",
-    "normalization",
-    "results",
-    "limitations",
-]
+# Sections of paper/main.tex, in the order it \input's them (read from main.tex itself).
+PAPER_SECTIONS = paper_text.sections("paper/main.tex")
 
 # Everything the other families publish (figures, tables, their numbers_*.tex): all of it is
 # an input of rule `paper`, so the PDF is built after every artifact it can include and is
