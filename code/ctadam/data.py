@@ -571,7 +571,7 @@ def read_image_folder(source: Path, progress: bool = False) -> tuple[dict, list[
     counts once, with the content of its last copy (as extraction would leave it), and is
     listed among the skipped entries.
     """
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
     from tqdm import tqdm
 
     found = {"train": {}, "test": {}}
@@ -596,6 +596,9 @@ def read_image_folder(source: Path, progress: bool = False) -> tuple[dict, list[
         seen.add(member)
         try:
             pixels = _decode_image(read())
+        except UnidentifiedImageError:
+            broken.append(f"{member} (Pillow cannot identify its format)")
+            continue
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
             broken.append(f"{member} ({err})")
             continue
