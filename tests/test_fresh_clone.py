@@ -11,6 +11,7 @@ import shutil
 
 import pytest
 import yaml
+from snakemake.utils import validate
 from test_workflow import REPO, copy_repo, job_stats, output_of, run_snakemake
 
 PROFILES = ("quick", "smoke", "full")
@@ -87,3 +88,14 @@ def test_a_profile_with_nan_or_infinity_is_refused_naming_the_key(tmp_path, key,
     assert proc.returncode != 0
     assert f"config.{key[0]}.{key[1]}" in text and "must be finite" in text, text[-2000:]
     assert "Job stats" not in text
+
+
+@pytest.mark.parametrize("key, value", [("images_sha256", "abc"), ("images_sha256", "A" * 64),
+                                        ("url", "cs.toronto.edu/cifar.tar.gz"),
+                                        ("source", "download"), ("images", "")])
+def test_the_schema_refuses_a_malformed_cifar10_setting(key, value):
+    config = yaml.safe_load((REPO / "config" / "quick.yaml").read_text())
+    validate(config, str(REPO / "config" / "schema.yaml"))
+    config["data"]["cifar10"][key] = value
+    with pytest.raises(Exception, match=rf"On instance\['data'\]\['cifar10'\]\['{key}'\]"):
+        validate(config, str(REPO / "config" / "schema.yaml"))
