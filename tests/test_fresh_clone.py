@@ -4,13 +4,22 @@ The repository's sources are copied into a temporary ``clone/repo`` with nothing
 a new user has them; every profile must then plan CIFAR-10 from the official archive
 (``data_cifar10_archive``). With the team's image copy at ``clone/shared/...`` (the profiles'
 ``data.cifar10.images``, relative to the project root) the same profiles plan the image
-build instead. Dry runs only: each takes seconds.
+build instead. These are dry runs (seconds each); one real run of ``data_cifar10`` on a tiny
+image copy checks the cache's source record and the log line. Profiles with NaN or infinity, and
+malformed CIFAR-10 settings, are refused before anything is planned.
 """
 
+import hashlib
+import io
+import itertools
+import json
 import shutil
+import tarfile
 
+import numpy as np
 import pytest
 import yaml
+from PIL import Image
 from snakemake.utils import validate
 from test_workflow import REPO, copy_repo, job_stats, output_of, run_snakemake
 
@@ -99,3 +108,28 @@ def test_the_schema_refuses_a_malformed_cifar10_setting(key, value):
     config["data"]["cifar10"][key] = value
     with pytest.raises(Exception, match=rf"On instance\['data'\]\['cifar10'\]\['{key}'\]"):
         validate(config, str(REPO / "config" / "schema.yaml"))
+
+
+def test_the_rule_builds_from_an_image_copy_and_records_it(tmp_path):
+    """data_cifar10 for real, on a tiny image copy: the cache, its source record, the log line."""
+    root = copy_repo(tmp_path / "repo")
+    copy = tmp_path / "tiny.tar.gz"
+    with tarfile.open(copy, "w:gz") as tar:
+        for split, cls in itertools.product(("train", "test"), ("cat", "dog")):
+            image = io.BytesIO()
+            Image.fromarray(np.full((32, 32, 3), len(cls), np.uint8)).save(image, format="PNG")
+            info = tarfile.TarInfo(f"{split}/{cls}/0.png")
+            info.size = image.tell()
+            tar.addfile(info, io.BytesIO(image.getvalue()))
+    config = yaml.safe_load((root / "config" / "smoke.yaml").read_text())
+    sha = hashlib.sha256(copy.read_bytes()).hexdigest()
+    config["data"]["cifar10"].update(images=str(copy), images_sha256=sha)
+    (root / "tiny.yaml").write_text(yaml.safe_dump(config))
+    proc = run_snakemake([CACHE, "--cores", "1", "--configfile", "tiny.yaml"], cwd=root)
+    assert proc.returncode == 0, output_of(proc)[-3000:]
+    record = json.loads((root / "data/cifar10/cifar10.source.json").read_text())
+    assert record["source"] == "images" and record["path"] == str(copy)
+    assert record["source_sha256"] == sha and record["source_sha256_checked"]
+    log = (root / "logs/data_cifar10/cifar10.log").read_text()
+    assert f"CIFAR-10 source: images {copy}, sha256 {sha} (checked)" in log
+    assert "CIFAR-10: 2 train, 2 test" in log
