@@ -1,6 +1,7 @@
 """Datasets: real MNIST-1D, and Shakespeare / CIFAR-10 on miniature archives in their formats."""
 
 import fcntl
+import hashlib
 import http.server
 import io
 import json
@@ -381,9 +382,9 @@ def test_an_interrupted_download_resumes_where_it_stopped(server, tmp_path, caps
     part = out.with_name(".c.tar.gz.part")
     state["cut"] = 100_000
     with pytest.raises(OSError, match="100000 bytes are kept .* run the same command again"):
-        data.fetch(url, out, data.hashlib.sha256(payload).hexdigest())
+        data.fetch(url, out, hashlib.sha256(payload).hexdigest())
     assert not out.exists() and part.read_bytes() == payload[:100_000]
-    data.fetch(url, out, data.hashlib.sha256(payload).hexdigest())
+    data.fetch(url, out, hashlib.sha256(payload).hexdigest())
     assert out.read_bytes() == payload and not part.exists()
     assert state["ranges"] == [None, "bytes=100000-"]
     assert "c.tar.gz" in capsys.readouterr().err  # the progress bar names the file
@@ -394,7 +395,7 @@ def test_a_server_ignoring_range_restarts_the_download(server, tmp_path):
     out = tmp_path / "c.tar.gz"
     out.with_name(".c.tar.gz.part").write_bytes(b"stale bytes of an older attempt")
     state["honour_range"] = False
-    data.fetch(url, out, data.hashlib.sha256(state["payload"]).hexdigest(), progress=False)
+    data.fetch(url, out, hashlib.sha256(state["payload"]).hexdigest(), progress=False)
     assert out.read_bytes() == state["payload"]
 
 
@@ -402,7 +403,7 @@ def test_a_complete_part_is_kept_when_the_server_has_nothing_more(server, tmp_pa
     url, state = server
     out = tmp_path / "c.tar.gz"
     out.with_name(".c.tar.gz.part").write_bytes(state["payload"])
-    data.fetch(url, out, data.hashlib.sha256(state["payload"]).hexdigest(), progress=False)
+    data.fetch(url, out, hashlib.sha256(state["payload"]).hexdigest(), progress=False)
     assert out.read_bytes() == state["payload"] and state["ranges"] == ["bytes=300000-"]
 
 
@@ -429,6 +430,10 @@ def test_fetch_checks_hash(tmp_path):
     src.write_bytes(b"payload")
     out = data.fetch(src.as_uri(), tmp_path / "dl" / "out.bin", data.file_sha256(src))
     assert out.read_bytes() == b"payload"
+    (tmp_path / "dl" / ".again.bin.part").write_bytes(b"pay")  # file:// ignores Range
+    again = data.fetch(src.as_uri(), tmp_path / "dl" / "again.bin", data.file_sha256(src))
+    assert again.read_bytes() == b"payload" and sorted(p.name for p in again.parent.iterdir()) \
+        == ["again.bin", "out.bin"]
     with pytest.raises(ValueError, match="expected"):
         data.fetch(src.as_uri(), tmp_path / "bad.bin", "0" * 64)
     assert not (tmp_path / "bad.bin").exists()

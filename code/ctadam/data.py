@@ -460,12 +460,12 @@ def fetch(url: str, out: str | Path, sha256: str | None, progress: bool = True) 
             raise OSError(f"download of {url} stopped ({err!r}); {kept} bytes are kept in "
                           f"{part}: run the same command again to resume, or download the "
                           f"file by hand to {out}") from err
-    got = file_sha256(part)
-    if sha256 is not None and got != sha256:
-        part.unlink()
-        raise ValueError(f"{url} downloaded with SHA-256 {got}, expected {sha256}; the "
-                         f"download was deleted")
-    part.replace(out)
+        got = file_sha256(part)  # still under the lock: no other download can append now
+        if sha256 is not None and got != sha256:
+            part.unlink()
+            raise ValueError(f"{url} downloaded with SHA-256 {got}, expected {sha256}; the "
+                             f"download was deleted")
+        part.replace(out)
     return out
 
 
