@@ -285,7 +285,7 @@ def test_a_failed_cache_write_leaves_no_temporary_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(np, "savez", savez_then_fail)
     with pytest.raises(OSError, match="No space"):
-        data._save_npz(tmp_path / "c.npz", {"x": np.zeros(3)})
+        data.cache.save_npz(tmp_path / "c.npz", {"x": np.zeros(3)})
     assert list(tmp_path.iterdir()) == []
 
 
