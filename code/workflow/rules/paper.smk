@@ -26,6 +26,7 @@ PAPER_SECTIONS = [
     "stability_sweep",
     "stability_training",
     "normalization",
+    "meta_adaptive",
     "results",
     "limitations",
 ]
