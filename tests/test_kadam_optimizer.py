@@ -71,6 +71,8 @@ def test_cells_jobs_and_configs_validate():
         ko.split_data(ka, "test")
     with pytest.raises(ValueError, match="figure_task"):
         ko.runs({**ka, "figure_task": "cifar10"}, {"mnist1d": "s.npz"})
+    with pytest.raises(ValueError, match="missing \\['mnist1d'\\]"):
+        ko.runs(ka, {})
     with pytest.raises(ValueError, match="ks must be integers >= 2"):
         kp.cells(study(ks=[1, 2]))
     with pytest.raises(ValueError, match="strategies"):

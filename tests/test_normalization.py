@@ -99,9 +99,13 @@ def test_runs_summary_publish_and_figure(tiny_mnist, tmp_path):
     assert (tmp_path / "f.pdf").stat().st_size > 0 and (tmp_path / "f.png").exists()
 
 
-def test_summary_needs_the_identity_record():
+def test_summary_needs_the_identity_record(tmp_path, capsys):
     with pytest.raises(ValueError, match="identity"):
         normalization.summarize({}, {"tail": 0.25, "every": 5})
+    (tmp_path / "section.json").write_text(json.dumps(SECTION))
+    assert normalization_cli.main(["identity", "--section", str(tmp_path / "section.json"),
+                                   "--out", str(tmp_path / "r.json")]) == 2
+    assert "no 'identity' block" in capsys.readouterr().err
 
 
 def test_bad_settings_raise_naming_the_key(tiny_mnist):

@@ -164,6 +164,9 @@ def runs(ka: dict, data: dict) -> dict[str, dict]:
     if ka["figure_task"] not in ka["run_tasks"]:
         raise ValueError(f"kadam_optimizer.figure_task {ka['figure_task']!r} is not in "
                          f"run_tasks {ka['run_tasks']}")
+    missing = sorted(set(ka["run_tasks"]) - set(data))
+    if missing:
+        raise ValueError(f"data must name a selection file for every run task; missing {missing}")
     return {job["name"]: job["config"] for job in select_jobs(ka, data)}
 
 

@@ -20,7 +20,10 @@ def main(argv=None) -> int:
     from ctadam.io import write_json_atomic
 
     try:
-        write_json_atomic(args.out, identity_run(read_json_file(args.section)["identity"]))
+        section = read_json_file(args.section)
+        if "identity" not in section:
+            raise ValueError(f"{args.section}: no 'identity' block (the identity check's config)")
+        write_json_atomic(args.out, identity_run(section["identity"]))
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
