@@ -34,7 +34,7 @@ include: "code/workflow/rules/sweep.smk"
 include: "code/workflow/rules/stabtrain.smk"
 include: "code/workflow/rules/normalization.smk"
 include: "code/workflow/rules/meta_adaptive.smk"
-include: "code/workflow/rules/kadam.smk"
+include: "code/workflow/rules/kadam_optimizer.smk"
 include: "code/workflow/rules/paper.smk"
 
 

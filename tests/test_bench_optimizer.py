@@ -1,4 +1,5 @@
-"""The optimizer speed benchmark: record layout, ratios, macros, table and figure."""
+"""The optimizer speed benchmark: record layout, ratios, macros and table (its summary and
+figure: tests/test_bench.py)."""
 
 import re
 
@@ -6,7 +7,6 @@ import pytest
 
 from ctadam.bench import optimizer as bench
 from ctadam.io import read_json
-from ctadam.plots import optimizer_bench
 
 
 def fake_record(compile_path: bool = True) -> dict:
@@ -132,7 +132,7 @@ def test_outcomes_without_compiled_path():
     assert "compiled" not in macros["BenchLevelOutcome"]
 
 
-def test_measure_cli_writes_record_numbers_and_figure(tmp_path, capsys):
+def test_measure_cli_writes_record_and_numbers(tmp_path, capsys):
     out = tmp_path / "bench.json"
     bench.main(["measure", "--out", str(out), "--sizes", "500", "2000", "--ks", "1", "2",
                 "--repeats", "3", "--warmup", "1", "--no-compile"])
@@ -150,8 +150,6 @@ def test_measure_cli_writes_record_numbers_and_figure(tmp_path, capsys):
     assert re.search(r"\\newcommand\{\\BenchDefaultOutcome\}\{(met|not met)\}",
                      macros.read_text())
     assert r"\begin{tabular}" in table.read_text()
-    optimizer_bench.main(["--record", str(out), "--out", str(tmp_path / "fig.pdf")])
-    assert (tmp_path / "fig.pdf").stat().st_size > 0 and (tmp_path / "fig.png").stat().st_size > 0
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -163,9 +161,3 @@ def test_measure_cli_writes_record_numbers_and_figure(tmp_path, capsys):
 def test_measure_rejects_bad_arguments(tmp_path, argv, message):
     with pytest.raises(ValueError, match=message):
         bench.main(["measure", "--out", str(tmp_path / "x.json"), *argv])
-
-
-def test_figure_from_fake_record(tmp_path):
-    pdf, png = optimizer_bench.style.save(optimizer_bench.plot(fake_record()),
-                                          tmp_path / "f.pdf")
-    assert pdf.exists() and png.exists()

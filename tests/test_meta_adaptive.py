@@ -5,7 +5,8 @@ import json
 import pytest
 
 from ctadam.experiments import meta_adaptive as ma
-from ctadam.experiments import meta_adaptive_summary as mas
+from ctadam.experiments import protocol
+from ctadam.experiments.meta_adaptive.runs import level_two_betas
 from ctadam.io import read_json
 from ctadam.plots import meta_adaptive as ma_plot
 
@@ -18,7 +19,7 @@ TRAIN = {"lr": 0.003, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "dtype": "float
 
 
 def test_run_configs_variants():
-    cfgs = ma.run_configs({"stream": STREAM, "train": TRAIN}, "d.npz")
+    cfgs = ma.runs({"stream": STREAM, "train": TRAIN}, {"mnist1d": "d.npz"})
     assert sorted(cfgs) == ["stream_wd0", "stream_wd1", "train_adam_ln", "train_adam_none",
                             "train_kadam2_none"]
     ln, two, plain = (cfgs[f"train_{v}"] for v in ("adam_ln", "kadam2_none", "adam_none"))
@@ -26,11 +27,11 @@ def test_run_configs_variants():
     assert ln["optimizer"]["name"] == "adamw" and two["optimizer"]["k"] == 2
     rho = (1 - 0.003 * 0.5) ** 2
     assert two["optimizer"]["betas"] == [[0.9, 0.999], [0.0, pytest.approx(rho)]]
-    assert ma.level_two_betas({**TRAIN, "weight_decay": 0.0}) == [0.0, 0.999]
+    assert level_two_betas({**TRAIN, "weight_decay": 0.0}) == [0.0, 0.999]
     assert cfgs["stream_wd1"]["model"]["norm_eps"] == 0.0
     assert cfgs["stream_wd1"]["dtype"] == "float64"
     with pytest.raises(ValueError, match="lr \\* weight_decay"):
-        ma.run_configs({"stream": {**STREAM, "weight_decay": [100.0]}, "train": TRAIN}, "d")
+        ma.runs({"stream": {**STREAM, "weight_decay": [100.0]}, "train": TRAIN}, {"mnist1d": "d"})
 
 
 def run_family(configs: dict, tmp_path) -> dict:
@@ -38,15 +39,17 @@ def run_family(configs: dict, tmp_path) -> dict:
     for run_id, cfg in configs.items():
         (tmp_path / f"{run_id}.json").write_text(json.dumps(cfg))
         paths.append(str(tmp_path / f"{run_id}.json"))
-    ma.main(["run", "--configs", *paths, "--out-dir", str(tmp_path / "shard0"),
-             "--threads", "1"])
-    mas.main(["summary", "--shards", str(tmp_path / "shard0"), "--every", "3", "--out",
-              str(tmp_path / "summary.json")])
+    assert protocol.main(["run", "meta_adaptive", "--configs", *paths, "--out-dir",
+                          str(tmp_path / "shard0"), "--threads", "1"]) == 0
+    (tmp_path / "section.json").write_text(json.dumps({"stream": STREAM, "train": TRAIN}))
+    assert protocol.main(["summary", "meta_adaptive", "--section", str(tmp_path / "section.json"),
+                          "--records", str(tmp_path / "shard0"), "--out",
+                          str(tmp_path / "summary.json")]) == 0
     return read_json(tmp_path / "summary.json")
 
 
 def test_stream_level_two_explains_the_angle(tiny_mnist, tmp_path):
-    cfgs = ma.run_configs({"stream": STREAM, "train": TRAIN}, str(tiny_mnist))
+    cfgs = ma.runs({"stream": STREAM, "train": TRAIN}, {"mnist1d": str(tiny_mnist)})
     summary = run_family(cfgs, tmp_path)
     assert [r["weight_decay"] for r in summary["stream"]] == [1.0, 0.0]
     for run in summary["stream"]:
@@ -63,7 +66,9 @@ def test_stream_level_two_explains_the_angle(tiny_mnist, tmp_path):
         assert t["status"] == "ok" and len(t["step"]) == len(t["effective_step"])
     assert read_json(tmp_path / "shard0" / "train_adam_ln.json")["eval"]["step"] == [15, 30]
     macros = tmp_path / "m.tex"
-    mas.main(["publish", "--summary", str(tmp_path / "summary.json"), "--macros", str(macros)])
+    assert protocol.main(["publish", "meta_adaptive", "--section", str(tmp_path / "section.json"),
+                          "--summary", str(tmp_path / "summary.json"), "--macros", str(macros),
+                          "--tables-dir", str(tmp_path)]) == 0
     text = macros.read_text()
     for name in ("MetaAdaptiveRatioCorrectedDecay", "MetaAdaptiveRatioNaiveNoDecay",
                  "MetaAdaptiveCosLevelTwoDecay", "MetaAdaptiveAccAdamLN",
@@ -80,4 +85,4 @@ def test_stream_level_two_explains_the_angle(tiny_mnist, tmp_path):
 def test_summary_needs_every_variant(tiny_mnist, tmp_path):
     (tmp_path / "shard0").mkdir()
     with pytest.raises(ValueError, match="train_adam_ln"):
-        mas.summarize({}, 3)
+        ma.summarize({}, {"stream": STREAM})

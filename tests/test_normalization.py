@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from ctadam.experiments import normalization, normalization_summary
+from ctadam.experiments import normalization, protocol
+from ctadam.experiments.normalization import __main__ as normalization_cli
 from ctadam.io import read_json
 from ctadam.plots import normalization as normalization_plot
 from ctadam.theory import normdynamics as nd
@@ -30,8 +31,8 @@ class OrthogonalityCheck(ScaleInvariantStats):
 
 
 def test_tracker_matches_exact_recursion_and_scale_invariance(tiny_mnist):
-    cfg = normalization.run_configs({**SECTION, "beta1": [0.9], "weight_decay": [0.5],
-                                     "steps": 30}, str(tiny_mnist))
+    cfg = normalization.runs({**SECTION, "beta1": [0.9], "weight_decay": [0.5], "steps": 30},
+                             {"mnist1d": str(tiny_mnist)})
     (config,) = cfg.values()
     assert config["model"]["norm_eps"] == 0.0 and config["optimizer"]["eps"] == 1e-8
     rec = run(config, [OrthogonalityCheck()])
@@ -51,30 +52,33 @@ def write_configs(configs: dict, where) -> list[str]:
 
 
 def test_runs_summary_publish_and_figure(tiny_mnist, tmp_path):
-    configs = normalization.run_configs(SECTION, str(tiny_mnist))
+    configs = normalization.runs(SECTION, {"mnist1d": str(tiny_mnist)})
     assert sorted(configs) == ["b0.9_lr0.01_wd1", "b0.9_lr0.01_wd2", "b0_lr0.01_wd1",
                                "b0_lr0.01_wd2"]
-    normalization.main(["run", "--configs", *write_configs(configs, tmp_path), "--out-dir",
-                        str(tmp_path / "shard0"), "--threads", "1"])
+    section = tmp_path / "section.json"
+    section.write_text(json.dumps({**SECTION, "tail": 0.25, "identity": IDENTITY}))
+    assert protocol.main(["run", "normalization", "--configs",
+                          *write_configs(configs, tmp_path), "--out-dir",
+                          str(tmp_path / "shard0"), "--threads", "1"]) == 0
     rec = read_json(tmp_path / "shard0" / "b0.9_lr0.01_wd1.json")
     assert len(rec["trackers"]["groups"]["series"]["hidden1"]["w_sq"]) == 120
-    (tmp_path / "identity.json").write_text(json.dumps(IDENTITY))
-    normalization.main(["identity", "--config", str(tmp_path / "identity.json"), "--out",
-                        str(tmp_path / "identity_rec.json")])
+    assert normalization_cli.main(["identity", "--section", str(section), "--out",
+                                   str(tmp_path / "identity" / "identity.json")]) == 0
     # eq:wu-correction is an identity: only rounding error is left
-    assert read_json(tmp_path / "identity_rec.json")["max_rel_error"] < 1e-10
+    assert read_json(tmp_path / "identity" / "identity.json")["max_rel_error"] < 1e-10
     summary_path = tmp_path / "summary.json"
-    normalization_summary.main(["summary", "--shards", str(tmp_path / "shard0"), "--identity",
-                                str(tmp_path / "identity_rec.json"), "--tail", "0.25",
-                                "--every", "5", "--out", str(summary_path)])
+    assert protocol.main(["summary", "normalization", "--section", str(section), "--records",
+                          str(tmp_path / "shard0"), str(tmp_path / "identity"), "--out",
+                          str(summary_path)]) == 0
     summary = read_json(summary_path)
     assert [t["beta1"] for t in summary["trajectories"]] == [0.0, 0.9]
     assert len(summary["trajectories"][1]["measured"]) == 24
     row = next(r for r in summary["rows"] if r["run"] == "b0.9_lr0.01_wd1")
     assert row["norm_corrected"] > 3 * row["norm_naive"]  # sqrt(c) ~ 4.3 at beta1 = 0.9
-    macros, table = tmp_path / "m.tex", tmp_path / "t.tex"
-    normalization_summary.main(["publish", "--summary", str(summary_path), "--macros",
-                                str(macros), "--table", str(table)])
+    macros = tmp_path / "m.tex"
+    assert protocol.main(["publish", "normalization", "--section", str(section), "--summary",
+                          str(summary_path), "--macros", str(macros), "--tables-dir",
+                          str(tmp_path)]) == 0
     text = macros.read_text()
     for name in ("NormalizationMedErrNormCorrected", "NormalizationMedErrNormNaive",
                  "NormalizationMedErrCosCorrected",
@@ -89,16 +93,26 @@ def test_runs_summary_publish_and_figure(tiny_mnist, tmp_path):
                  r"\newcommand{\NormalizationFirstOrderFactorTopMomentum}{4.36}",
                  r"\newcommand{\NormalizationRuns}{4}"):
         assert line in text
-    assert table.read_text().count(r"\\") >= 4 and r"\toprule" in table.read_text()
+    table = (tmp_path / "normalization_table.tex").read_text()
+    assert table.count(r"\\") >= 4 and r"\toprule" in table
     normalization_plot.main(["--summary", str(summary_path), "--out", str(tmp_path / "f.pdf")])
     assert (tmp_path / "f.pdf").stat().st_size > 0 and (tmp_path / "f.png").exists()
 
 
+def test_summary_needs_the_identity_record(tmp_path, capsys):
+    with pytest.raises(ValueError, match="identity"):
+        normalization.summarize({}, {"tail": 0.25, "every": 5})
+    (tmp_path / "section.json").write_text(json.dumps(SECTION))
+    assert normalization_cli.main(["identity", "--section", str(tmp_path / "section.json"),
+                                   "--out", str(tmp_path / "r.json")]) == 2
+    assert "no 'identity' block" in capsys.readouterr().err
+
+
 def test_bad_settings_raise_naming_the_key(tiny_mnist):
     with pytest.raises(ValueError, match="lr \\* weight_decay"):
-        normalization.run_configs({**SECTION, "weight_decay": [200.0]}, "d.npz")
-    (config,) = normalization.run_configs({**SECTION, "beta1": [1.0], "weight_decay": [1.0],
-                                           "lr": [0.01]}, str(tiny_mnist)).values()
+        normalization.runs({**SECTION, "weight_decay": [200.0]}, {"mnist1d": "d.npz"})
+    (config,) = normalization.runs({**SECTION, "beta1": [1.0], "weight_decay": [1.0],
+                                    "lr": [0.01]}, {"mnist1d": str(tiny_mnist)}).values()
     with pytest.raises(ValueError, match="beta1"):
         run(config, [ScaleInvariantStats()])
     with pytest.raises(ValueError, match="identity config"):

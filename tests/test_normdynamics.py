@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from ctadam.experiments.normalization import tangential_noise_stream
+from ctadam.experiments.normalization.runs import tangential_noise_stream
 from ctadam.theory import normdynamics as nd
 
 

@@ -1,13 +1,14 @@
-"""Figure ``meta_adaptive``: LayerNorm as a hidden second level of adaptive normalization.
+r"""Figure ``meta_adaptive``: LayerNorm as a hidden second level of adaptive normalization.
 
 (a) per-step angle of ``w/|w|`` for a LayerNorm group under AdamW (lambda > 0) and Adam
 (lambda = 0), beside the pooled level-2 normalization of the same update stream (corrected and
-naive constants); (b) cosine between the move of ``w/|w|`` and k-Adam's per-coordinate level-2
-update of the same stream; (c) training loss and (d) effective step ``eta |u| / |w|`` of the
-first layer for Adam(W) + LayerNorm, 2-Adam without normalization and Adam(W) without it.
+naive constants; \cref{eq:meta-adaptive} and \cref{eq:meta-adaptive-sum}); (b) cosine between
+the move of ``w/|w|`` and k-Adam's per-coordinate level-2 update of the same stream; (c)
+training loss and (d) effective step ``eta |u| / |w|`` of the first layer for Adam(W) +
+LayerNorm, 2-Adam without normalization and Adam(W) without it.
 
-Drawn from the family summary alone (:mod:`ctadam.experiments.meta_adaptive_summary`).
-Paper letters: gamma is the first-moment decay (torch beta1).
+Drawn from the family summary alone (:mod:`ctadam.experiments.meta_adaptive.summary`, rule
+``meta_adaptive_figure``). Paper letters: gamma is the first-moment decay (torch beta1).
 
 ``python -m ctadam.plots.meta_adaptive --summary data/meta_adaptive/summary.json --out f.pdf``
 """

@@ -1,10 +1,12 @@
 r"""Figure ``normalization``: AdamW norm dynamics of LayerNorm groups against both predictions.
 
-Drawn from the family summary alone (:mod:`ctadam.experiments.normalization_summary`):
-(a) :math:`|w_n|` over steps at the median :math:`\eta\lambda` of the grid for each
-first-moment decay, with the naive and corrected closed recursions driven by the measured
+Drawn from the family summary alone (:mod:`ctadam.experiments.normalization.summary`, rule
+``normalization_figure``): (a) :math:`|w_n|` over steps at the median :math:`\eta\lambda` of
+the grid for each first-moment decay, with the naive and corrected closed recursions
+(\cref{eq:norm-recursion} with \cref{eq:wu-correction}) driven by the measured
 :math:`|u_n|^2`; (b)-(d) tail-averaged norm, angular step and :math:`\cos(w, u)` of every run
-against the naive and the momentum-corrected equilibrium predictions. Paper letters: gamma is
+against the naive and the momentum-corrected equilibrium predictions
+(\cref{eq:norm-equilibrium,eq:angular-step}). Paper letters: gamma is
 the first-moment decay (torch beta1).
 
 ``python -m ctadam.plots.normalization --summary data/normalization/summary.json

@@ -1,42 +1,43 @@
-# Rules of the meta-adaptive family (config "meta_adaptive"): normalization as a hidden
-# second level of adaptive normalization (ctadam.experiments.meta_adaptive). Configs -> runs
-# (stream runs with and without weight decay, and the training variants, batched in shards)
-# -> summary -> figure and publish (macros).
+# Rules of the meta-adaptive family (config "meta_adaptive", package
+# ctadam.experiments.meta_adaptive; its text is part of the paper section normalization):
+# normalization as a hidden second level of adaptive normalization (eq:meta-adaptive). The
+# protocol's five rules: config -> run (stream runs with and without weight decay and the
+# training variants, batched in shards) -> summary -> publish (macros) and figure.
 
-import json
-
-from ctadam.experiments import meta_adaptive as meta_adaptive_experiment
-from ctadam.experiments.shards import shard_ids
+from ctadam.experiments import meta_adaptive as meta_adaptive_family
+from ctadam.experiments.protocol import shard_ids
+from ctadam.paths import DATASETS
 
 META_ADAPTIVE = config["meta_adaptive"]
-META_ADAPTIVE_RUNS = meta_adaptive_experiment.run_configs(
-    META_ADAPTIVE, "data/mnist1d/mnist1d.npz"
-)
+META_ADAPTIVE_RUNS = meta_adaptive_family.runs(META_ADAPTIVE, DATASETS)
 META_ADAPTIVE_SHARDS = shard_ids(META_ADAPTIVE_RUNS, META_ADAPTIVE["shards"])
+META_ADAPTIVE_SECTION = "data/runs/meta_adaptive/section.json"
 META_ADAPTIVE_SUMMARY = "data/meta_adaptive/summary.json"
 
 
-rule meta_adaptive_configs:
+rule meta_adaptive_config:
     output:
-        expand("data/runs/meta_adaptive/configs/{run}.json", run=sorted(META_ADAPTIVE_RUNS)),
+        section=META_ADAPTIVE_SECTION,
+        configs=expand(
+            "data/runs/meta_adaptive/configs/{run}.json", run=sorted(META_ADAPTIVE_RUNS)
+        ),
     params:
         runs=META_ADAPTIVE_RUNS,
+        section=META_ADAPTIVE,
     log:
-        "logs/meta_adaptive_configs/meta_adaptive_configs.log",
+        "logs/meta_adaptive_config/meta_adaptive_config.log",
     benchmark:
-        "benchmarks/meta_adaptive_configs/meta_adaptive_configs.tsv"
+        "benchmarks/meta_adaptive_config/meta_adaptive_config.tsv"
     threads: 1
     run:
-        for run_id, path in zip(sorted(params.runs), output):
-            with open(path, "w", encoding="utf-8") as handle:
-                json.dump(params.runs[run_id], handle, indent=1, sort_keys=True)
-        with open(log[0], "w", encoding="utf-8") as handle:
-            print(f"{len(output)} run configs", file=handle)
+        write_family_configs(
+            params.runs, params.section, output.configs, output.section, log[0]
+        )
 
 
 rule meta_adaptive_run:
     input:
-        data="data/mnist1d/mnist1d.npz",
+        data=DATASETS["mnist1d"],
         configs=lambda wc: expand(
             "data/runs/meta_adaptive/configs/{run}.json",
             run=META_ADAPTIVE_SHARDS[int(wc.shard)],
@@ -53,30 +54,32 @@ rule meta_adaptive_run:
     resources:
         mem_mb=1000,
     shell:
-        "{PY} ctadam.experiments.meta_adaptive run --configs {input.configs}"
+        "{PY} ctadam.experiments.protocol run meta_adaptive --configs {input.configs}"
         " --out-dir {output} --threads {threads} > {log} 2>&1"
 
 
 rule meta_adaptive_summary:
     input:
-        expand("data/runs/meta_adaptive/shard{shard}", shard=range(len(META_ADAPTIVE_SHARDS))),
+        section=META_ADAPTIVE_SECTION,
+        records=expand(
+            "data/runs/meta_adaptive/shard{shard}", shard=range(len(META_ADAPTIVE_SHARDS))
+        ),
     output:
         META_ADAPTIVE_SUMMARY,
-    params:
-        every=META_ADAPTIVE["stream"]["every"],
     log:
         "logs/meta_adaptive_summary/meta_adaptive_summary.log",
     benchmark:
         "benchmarks/meta_adaptive_summary/meta_adaptive_summary.tsv"
     threads: 1
     shell:
-        "{PY} ctadam.experiments.meta_adaptive_summary summary --shards {input}"
-        " --every {params.every} --out {output} > {log} 2>&1"
+        "{PY} ctadam.experiments.protocol summary meta_adaptive --section {input.section}"
+        " --records {input.records} --out {output} > {log} 2>&1"
 
 
 rule meta_adaptive_publish:
     input:
-        META_ADAPTIVE_SUMMARY,
+        section=META_ADAPTIVE_SECTION,
+        summary=META_ADAPTIVE_SUMMARY,
     output:
         "paper/generated/numbers_meta_adaptive.tex",
     log:
@@ -85,8 +88,9 @@ rule meta_adaptive_publish:
         "benchmarks/meta_adaptive_publish/meta_adaptive_publish.tsv"
     threads: 1
     shell:
-        "{PY} ctadam.experiments.meta_adaptive_summary publish --summary {input}"
-        " --macros {output} > {log} 2>&1"
+        "{PY} ctadam.experiments.protocol publish meta_adaptive --section {input.section}"
+        " --summary {input.summary} --macros {output} --tables-dir paper/generated"
+        " > {log} 2>&1"
 
 
 rule meta_adaptive_figure:

@@ -1,47 +1,45 @@
-# Rules of the normalization family (config "normalization"): AdamW norm dynamics of
-# LayerNorm groups (ctadam.experiments.normalization). Configs -> runs (batched: one job per
-# shard, many engine runs per process) -> summary -> figure and publish (macros, table); the
-# identity check of eq:wu-correction is a run of its own (the k-Adam study is in kadam.smk).
-# Training rules write JSON records under data/; cheap rules turn them into figures, tables
-# and number macros, so restyling never retrains.
+# Rules of the normalization family (config "normalization", package
+# ctadam.experiments.normalization, paper section normalization): AdamW norm dynamics of
+# LayerNorm groups. The protocol's five rules (ctadam.experiments.protocol): config -> run (one
+# job per shard, many engine runs per process) -> summary -> publish (macros, table) and
+# figure; normalization_identity checks eq:wu-correction on a simulated group, and its record
+# is one more record the summary reads. Training rules write JSON records under data/; cheap
+# rules turn them into figures, tables and number macros, so restyling never retrains.
 
-import json
+from ctadam.experiments import normalization as normalization_family
+from ctadam.experiments.protocol import shard_ids
+from ctadam.paths import DATASETS
 
-from ctadam.experiments import normalization as normalization_experiment
-from ctadam.experiments.shards import shard_ids
-
-MNIST1D_NPZ = "data/mnist1d/mnist1d.npz"
 NORMALIZATION = config["normalization"]
-NORMALIZATION_RUNS = normalization_experiment.run_configs(NORMALIZATION, MNIST1D_NPZ)
+NORMALIZATION_RUNS = normalization_family.runs(NORMALIZATION, DATASETS)
 NORMALIZATION_SHARDS = shard_ids(NORMALIZATION_RUNS, NORMALIZATION["shards"])
+NORMALIZATION_SECTION = "data/runs/normalization/section.json"
 NORMALIZATION_SUMMARY = "data/normalization/summary.json"
 
 
-rule normalization_configs:
+rule normalization_config:
     output:
-        runs=expand("data/runs/normalization/configs/{run}.json", run=sorted(NORMALIZATION_RUNS)),
-        identity="data/runs/normalization/identity/config.json",
+        section=NORMALIZATION_SECTION,
+        configs=expand(
+            "data/runs/normalization/configs/{run}.json", run=sorted(NORMALIZATION_RUNS)
+        ),
     params:
         runs=NORMALIZATION_RUNS,
-        identity=NORMALIZATION["identity"],
+        section=NORMALIZATION,
     log:
-        "logs/normalization_configs/normalization_configs.log",
+        "logs/normalization_config/normalization_config.log",
     benchmark:
-        "benchmarks/normalization_configs/normalization_configs.tsv"
+        "benchmarks/normalization_config/normalization_config.tsv"
     threads: 1
     run:
-        for run_id, path in zip(sorted(params.runs), output.runs):
-            with open(path, "w", encoding="utf-8") as handle:
-                json.dump(params.runs[run_id], handle, indent=1, sort_keys=True)
-        with open(output.identity, "w", encoding="utf-8") as handle:
-            json.dump(params.identity, handle, indent=1, sort_keys=True)
-        with open(log[0], "w", encoding="utf-8") as handle:
-            print(f"{len(output.runs)} run configs and the identity config", file=handle)
+        write_family_configs(
+            params.runs, params.section, output.configs, output.section, log[0]
+        )
 
 
 rule normalization_run:
     input:
-        data=MNIST1D_NPZ,
+        data=DATASETS["mnist1d"],
         configs=lambda wc: expand(
             "data/runs/normalization/configs/{run}.json",
             run=NORMALIZATION_SHARDS[int(wc.shard)],
@@ -58,50 +56,48 @@ rule normalization_run:
     resources:
         mem_mb=1000,
     shell:
-        "{PY} ctadam.experiments.normalization run --configs {input.configs}"
+        "{PY} ctadam.experiments.protocol run normalization --configs {input.configs}"
         " --out-dir {output} --threads {threads} > {log} 2>&1"
 
 
 rule normalization_identity:
     input:
-        "data/runs/normalization/identity/config.json",
+        NORMALIZATION_SECTION,
     output:
-        "data/runs/normalization/identity/record.json",
+        directory("data/runs/normalization/identity"),
     log:
         "logs/normalization_identity/normalization_identity.log",
     benchmark:
         "benchmarks/normalization_identity/normalization_identity.tsv"
     threads: 1
     shell:
-        "{PY} ctadam.experiments.normalization identity --config {input} --out {output}"
-        " > {log} 2>&1"
+        "{PY} ctadam.experiments.normalization identity --section {input}"
+        " --out {output}/identity.json > {log} 2>&1"
 
 
 rule normalization_summary:
     input:
-        shards=expand(
+        section=NORMALIZATION_SECTION,
+        records=expand(
             "data/runs/normalization/shard{shard}", shard=range(len(NORMALIZATION_SHARDS))
         ),
-        identity="data/runs/normalization/identity/record.json",
+        identity="data/runs/normalization/identity",
     output:
         NORMALIZATION_SUMMARY,
-    params:
-        tail=NORMALIZATION["tail"],
-        every=NORMALIZATION["every"],
     log:
         "logs/normalization_summary/normalization_summary.log",
     benchmark:
         "benchmarks/normalization_summary/normalization_summary.tsv"
     threads: 1
     shell:
-        "{PY} ctadam.experiments.normalization_summary summary --shards {input.shards}"
-        " --identity {input.identity} --tail {params.tail} --every {params.every}"
-        " --out {output} > {log} 2>&1"
+        "{PY} ctadam.experiments.protocol summary normalization --section {input.section}"
+        " --records {input.records} {input.identity} --out {output} > {log} 2>&1"
 
 
 rule normalization_publish:
     input:
-        NORMALIZATION_SUMMARY,
+        section=NORMALIZATION_SECTION,
+        summary=NORMALIZATION_SUMMARY,
     output:
         macros="paper/generated/numbers_normalization.tex",
         table=report(
@@ -115,8 +111,9 @@ rule normalization_publish:
         "benchmarks/normalization_publish/normalization_publish.tsv"
     threads: 1
     shell:
-        "{PY} ctadam.experiments.normalization_summary publish --summary {input}"
-        " --macros {output.macros} --table {output.table} > {log} 2>&1"
+        "{PY} ctadam.experiments.protocol publish normalization --section {input.section}"
+        " --summary {input.summary} --macros {output.macros} --tables-dir paper/generated"
+        " > {log} 2>&1"
 
 
 rule normalization_figure:

@@ -1,23 +1,29 @@
 r"""The k-Adam study's plan: which cells exist and the run config of each (no torch, no numpy).
 
 Snakemake imports this module while it parses the workflow, so it uses the standard library
-only. A *cell* is (task, norm, method, k); ``method`` is a baseline (``adamw``, k = 1, which
-is also k-Adam's k = 1; ``lion``) or one of four strategies for the upper levels of k-Adam
-(torch letters: ``(beta1, beta2)`` = the decays of the first and second moment, the paper's
-(gamma, beta); ``(b1, b2)`` is the profile's level-1 pair, :math:`\eta` the learning rate and
-:math:`\lambda` the decoupled weight decay):
+only. Its config section is ``kadam_optimizer``. A *cell* is (task, norm, method, k);
+``method`` is a baseline (``adamw``, k = 1, which is also k-Adam's k = 1; ``lion``) or one of
+four strategies for the upper levels of k-Adam (torch letters: ``(beta1, beta2)`` = the decays
+of the first and second moment, the paper's (gamma, beta); ``(b1, b2)`` is the profile's
+level-1 pair, :math:`\eta` the learning rate and :math:`\lambda` the decoupled weight decay):
 
 ``same``     every level ``(b1, b2)`` (the artifact's earlier k-Adam)
 ``nomom``    level 1 ``(b1, b2)``, levels 2..k ``(0, b2)``: no momentum above level 1
 ``theory``   level 1 ``(b1, b2)``, levels 2..k ``(0, (1 - eta lambda)^2)`` with one pooled
              second moment per tensor: the implicit level of a normalized layer under AdamW
-             (paper Sec. 4.2, Assumption 2, gamma_2 = 0, decay (1 - eta lambda)^2)
+             (\cref{eq:meta-adaptive}: gamma_2 = 0, decay (1 - eta lambda)^2)
 ``lastmom``  levels 1..k-1 ``(0, b2)``, level k ``(b1, b2)``: the one momentum moved from the
              gradient to the last normalized direction
 
-Every optimizer gets the same decoupled weight decay :math:`\lambda` (``kadam.weight_decay``),
-the same learning-rate grid size and the same seeds; Lion's grid is the task's grid times
-``kadam.lion.lr_scale`` (Lion's sign update has unit size per coordinate).
+Every optimizer gets the same decoupled weight decay :math:`\lambda`
+(``kadam_optimizer.weight_decay``), the same learning-rate grid size and the same seeds; Lion's
+grid is the task's grid times ``kadam_optimizer.lion.lr_scale`` (Lion's sign update has unit
+size per coordinate).
+
+The study has two stages: *select* (seed 0 of every cell at every rate of its grid, on a
+selection split that holds out part of the training data) and *final* (every seed at the
+chosen rate, on the final data). Run ids: ``<cell>_lr<i>`` (select), ``<cell>_s<seed>``
+(final); the data files of each stage are :func:`split_data`.
 """
 
 import copy
@@ -63,10 +69,11 @@ def task_cells(ka: dict, task: str) -> list[dict]:
     for key, allowed in (("norms", NORMS), ("strategies", STRATEGIES), ("baselines", ("lion",))):
         bad = [v for v in spec[key] if v not in allowed]
         if bad:
-            raise ValueError(f"kadam.tasks.{task}.{key} has {bad}; allowed: {allowed}")
+            raise ValueError(f"kadam_optimizer.tasks.{task}.{key} has {bad}; allowed: "
+                             f"{allowed}")
     if any(not isinstance(k, int) or k < 2 for k in spec["ks"]):
-        raise ValueError(f"kadam.tasks.{task}.ks must be integers >= 2 (k = 1 is the AdamW "
-                         f"cell), got {spec['ks']!r}")
+        raise ValueError(f"kadam_optimizer.tasks.{task}.ks must be integers >= 2 (k = 1 is "
+                         f"the AdamW cell), got {spec['ks']!r}")
     out = []
     for norm in spec["norms"]:
         out.append({"task": task, "norm": norm, "method": "adamw", "k": 1})
@@ -79,10 +86,11 @@ def task_cells(ka: dict, task: str) -> list[dict]:
 
 
 def cells(ka: dict) -> list[dict]:
-    """Every cell of the profile's ``kadam.run_tasks``."""
+    """Every cell of the profile's ``kadam_optimizer.run_tasks``."""
     for task in ka["run_tasks"]:
         if task not in ka["tasks"]:
-            raise ValueError(f"kadam.run_tasks names {task!r}, which has no kadam.tasks entry")
+            raise ValueError(f"kadam_optimizer.run_tasks names {task!r}, which has no "
+                             f"kadam_optimizer.tasks entry")
     return [c for task in ka["run_tasks"] for c in task_cells(ka, task)]
 
 
@@ -123,23 +131,50 @@ def run_config(ka: dict, cell: dict, lr: float, seed: int, data: str) -> dict:
 
 def select_jobs(ka: dict, data: dict) -> list[dict]:
     """Selection runs: seed 0 of every cell at every rate of its grid on the task's
-    selection split (``data[task]["select"]``)."""
+    selection file ``data[task]``."""
     return [{"name": f"{c['name']}_lr{i}", "cell": c["name"], "lr": lr, "seed": 0,
-             "config": run_config(ka, c, lr, 0, data[c["task"]]["select"])}
+             "config": run_config(ka, c, lr, 0, data[c["task"]])}
             for c in cells(ka) for i, lr in enumerate(lr_grid(ka, c))]
 
 
 def final_jobs(ka: dict, data: dict, chosen: dict) -> list[dict]:
     """Final runs: every seed of every cell at its chosen rate (``chosen[name]``) on the
-    task's final data (``data[task]["final"]``)."""
+    task's final file ``data[task]``."""
     return [{"name": f"{c['name']}_s{s}", "cell": c["name"], "lr": chosen[c["name"]],
-             "seed": s, "config": run_config(ka, c, chosen[c["name"]], s,
-                                             data[c["task"]]["final"])}
+             "seed": s, "config": run_config(ka, c, chosen[c["name"]], s, data[c["task"]])}
             for c in cells(ka) for s in ka["seeds"]]
 
 
-def shard(jobs: list, index: int, count: int) -> list:
-    """Shard ``index`` of ``count``: every ``count``-th job, so shards cost about the same."""
-    if not 0 <= index < count:
-        raise ValueError(f"shard index must be in [0, {count}), got {index}")
-    return jobs[index::count]
+STAGES = ("select", "final")
+# Where the split data files of each stage live (the rule kadam_optimizer_split writes them).
+SPLIT = "data/kadam_optimizer/{task}_{stage}.npz"
+
+
+def split_data(ka: dict, stage: str) -> dict[str, str]:
+    """The data file of ``stage`` (:data:`STAGES`) of every run task."""
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
+    return {task: SPLIT.format(task=task, stage=stage) for task in ka["run_tasks"]}
+
+
+def runs(ka: dict, data: dict) -> dict[str, dict]:
+    """The selection runs (stage ``select``), by run id; ``data[task]`` is the task's selection
+    file (:func:`split_data`). The final runs follow from their results (:func:`final_runs`).
+    """
+    if ka["figure_task"] not in ka["run_tasks"]:
+        raise ValueError(f"kadam_optimizer.figure_task {ka['figure_task']!r} is not in "
+                         f"run_tasks {ka['run_tasks']}")
+    missing = sorted(set(ka["run_tasks"]) - set(data))
+    if missing:
+        raise ValueError(f"data must name a selection file for every run task; missing {missing}")
+    return {job["name"]: job["config"] for job in select_jobs(ka, data)}
+
+
+def final_ids(ka: dict) -> list[str]:
+    """The run ids of the final stage (known before any learning rate is chosen)."""
+    return [f"{c['name']}_s{s}" for c in cells(ka) for s in ka["seeds"]]
+
+
+def final_runs(ka: dict, data: dict, chosen: dict) -> dict[str, dict]:
+    """The final runs by run id, at the chosen rates; ``data[task]`` is the final file."""
+    return {job["name"]: job["config"] for job in final_jobs(ka, data, chosen)}

@@ -1,27 +1,23 @@
 r"""The meta-adaptive family's summary and publication: records in, one summary, macros.
 
-``summary`` reads the records of :mod:`ctadam.experiments.meta_adaptive` and writes one JSON:
+:func:`summarize` reduces the records of :mod:`ctadam.experiments.meta_adaptive.runs` to one
+summary:
 for every stream run the measured angle of ``w/|w|`` per step beside the pooled level-2
 prediction :math:`\eta|u_n|/|w_{n-1}|` with :math:`|w_{n-1}|^2` from the closed recursion
 driven by the measured :math:`|u_n|^2` (:func:`~ctadam.theory.normdynamics.norm_sq_trajectory`,
 naive and corrected constant; \cref{eq:meta-adaptive,eq:meta-adaptive-sum}), the cosine with
 k-Adam's per-coordinate level 2, and their medians; for every training variant its loss curve,
-effective step :math:`\eta|u|/|\theta|` of the first layer and final metrics. ``publish``
-writes the ``\MetaAdaptive...`` macros. Neither trains.
-
-``python -m ctadam.experiments.meta_adaptive_summary summary --shards D --every 5 --out S.json``;
-``... publish --summary S.json --macros M.tex``
+effective step :math:`\eta|u|/|\theta|` of the first layer and final metrics. :func:`publish`
+writes the ``\MetaAdaptive...`` macros (no table). Neither trains.
 """
-
-import argparse
 
 import numpy as np
 
 from ctadam.checks import check_int
-from ctadam.experiments.meta_adaptive import VARIANTS
-from ctadam.experiments.shards import add_summary_commands, read_shards
-from ctadam.io import read_json, write_json_atomic, write_macros
+from ctadam.experiments.meta_adaptive.runs import VARIANTS
 from ctadam.theory import normdynamics as nd
+
+TABLES = ()
 
 
 def stream_summary(record: dict, every: int) -> dict:
@@ -58,9 +54,10 @@ def train_summary(variant: str, record: dict) -> dict:
             "optimizer": record["config"]["optimizer"]}
 
 
-def summarize(records: dict[str, dict], every: int) -> dict:
-    """The family's summary from its records (by run id)."""
-    every = check_int("every", every, 1)
+def summarize(records: dict[str, dict], section: dict) -> dict:
+    """The family's summary from its records (by run id); the stream curves are thinned to
+    every ``section["stream"]["every"]``-th step."""
+    every = check_int("meta_adaptive.stream.every", section["stream"]["every"], 1)
     streams = sorted((r for k, r in records.items() if k.startswith("stream_")),
                      key=lambda r: -r["config"]["optimizer"]["weight_decay"])
     missing = [f"train_{v}" for v in VARIANTS if f"train_{v}" not in records]
@@ -97,18 +94,6 @@ def macros(summary: dict) -> dict[str, str]:
     return out
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    s, _ = add_summary_commands(sub, ("macros",))
-    s.add_argument("--every", type=int, required=True, help="thinning of the stream curves")
-    args = parser.parse_args(argv)
-    if args.cmd == "summary":
-        write_json_atomic(args.out, summarize(read_shards(args.shards), args.every))
-        return
-    write_macros(args.macros, macros(read_json(args.summary)),
-                 "Meta-adaptive effect (rule meta_adaptive_publish).")
-
-
-if __name__ == "__main__":
-    main()
+def publish(summary: dict, section: dict) -> dict:
+    """The ``\\MetaAdaptive...`` macros; the family has no table."""
+    return {"macros": macros(summary), "tables": {}}

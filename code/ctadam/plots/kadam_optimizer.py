@@ -1,12 +1,14 @@
-"""Figure ``kadam_k``: the held-out metric of k-Adam against k, one line per strategy.
+r"""Figure ``kadam_optimizer``: the held-out metric of k-Adam against k, one line per strategy.
 
-One panel per network (no normalization, LayerNorm) of one task: mean over seeds with error
-bars of +- one standard deviation, at each cell's learning rate chosen on the validation
-split; k = 1 is AdamW (shared by every strategy), Lion is a dashed horizontal line with a
-band of +- one standard deviation. Reads only ``data/kadam/summary.json``.
+k-Adam is \cref{eq:kadam-ema,eq:kadam-u,eq:kadam-step}; strategy (iii) sets its upper levels to
+the implicit level of a normalized layer, \cref{eq:meta-adaptive}. One panel per network (no
+normalization, LayerNorm) of one task: mean over seeds with error bars of +- one standard
+deviation, at each cell's learning rate chosen on the validation split; k = 1 is AdamW (shared
+by every strategy), Lion is a dashed horizontal line with a band of +- one standard deviation.
+Reads only ``data/kadam_optimizer/summary.json`` (rule ``kadam_optimizer_figure``).
 
-``python -m ctadam.plots.kadam_k --summary data/kadam/summary.json --task cifar10
---out figures/kadam_k.pdf``
+``python -m ctadam.plots.kadam_optimizer --summary data/kadam_optimizer/summary.json
+--task cifar10 --out figures/kadam_optimizer.pdf``
 """
 
 import argparse

@@ -5,22 +5,20 @@ with AdamW through :func:`ctadam.train.run`; each hidden Linear's (weight, bias)
 scale-invariant group, and the :class:`~ctadam.trackers.ScaleInvariantStats` tracker records
 for every group and step :math:`|w_{n-1}|^2`, :math:`|u_n|^2`, :math:`\langle w_{n-1}, u_n\rangle`,
 :math:`\cos(w_{n-1}, u_n)` and the angular step. The grid is ``beta1 x lr x weight_decay`` of
-the config section ``normalization`` (:func:`run_configs`, pure Python: the rule file calls it
-when the workflow is parsed).
+the config section ``normalization`` (:func:`runs`, pure Python: the rule file calls it when
+the workflow is parsed).
 
 The second run of the family, :func:`identity_run`, checks \cref{eq:wu-correction} on a
 simulated group: ``torch.optim.AdamW`` on one vector driven by tangential noise
-(:func:`tangential_noise_stream`), where the identity must hold to rounding.
-
-``python -m ctadam.experiments.normalization run --configs a.json b.json --out-dir DIR``
-``python -m ctadam.experiments.normalization identity --config c.json --out rec.json``
+(:func:`tangential_noise_stream`), where the identity must hold to rounding. Its config is
+the section's ``identity`` block and its record is the run ``identity`` of the family (rule
+``normalization_identity``, ``python -m ctadam.experiments.normalization identity``).
 """
 
-import argparse
-import json
-
 from ctadam.checks import check_int, check_real, check_unit_interval
-from ctadam.experiments.shards import add_run_command, run_shard
+
+# The run id of the identity check among the family's records.
+IDENTITY_RUN = "identity"
 
 
 def run_id(beta1: float, lr: float, weight_decay: float) -> str:
@@ -28,8 +26,13 @@ def run_id(beta1: float, lr: float, weight_decay: float) -> str:
     return f"b{beta1:g}_lr{lr:g}_wd{weight_decay:g}"
 
 
-def run_configs(section: dict, data: str) -> dict[str, dict]:
-    """Engine configs of the grid ``beta1 x lr x weight_decay`` of ``section``, by run id."""
+def runs(section: dict, data: dict) -> dict[str, dict]:
+    """Engine configs of the grid ``beta1 x lr x weight_decay`` of ``section``, by run id.
+
+    ``data`` maps a task to its dataset file (:data:`ctadam.paths.DATASETS`); the runs train
+    on ``data["mnist1d"]``.
+    """
+    data = data["mnist1d"]
     out = {}
     for b1 in section["beta1"]:
         for lr in section["lr"]:
@@ -119,24 +122,3 @@ def identity_run(config: dict) -> dict:
     errs = [abs(momentum_inner_product(rec["u"][:n], rec["m"][:n], b1, lr, wd)
                 / rec["wm"][n - 1] - 1.0) for n in range(2, steps + 1)]
     return {"config": dict(config), "rel_error": errs, "max_rel_error": max(errs)}
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    add_run_command(sub)
-    i = sub.add_parser("identity", help="check eq:wu-correction on a simulated group")
-    i.add_argument("--config", required=True)
-    i.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    if args.cmd == "run":
-        run_shard(args.configs, args.out_dir, trackers, args.threads)
-        return
-    from ctadam.io import write_json_atomic
-
-    with open(args.config, encoding="utf-8") as handle:
-        write_json_atomic(args.out, identity_run(json.load(handle)))
-
-
-if __name__ == "__main__":
-    main()

@@ -1,7 +1,7 @@
 """Time the k-Adam study of a profile: measured step times, projected total (an estimate).
 
 Runs ``--steps`` steps of one representative cell per (task, optimizer kind, k) of the
-profile's ``kadam`` section on ``--device`` (one process, seed 0, the profile's sizes),
+profile's ``kadam_optimizer`` section on ``--device`` (one process, seed 0, the profile's sizes),
 measures the seconds per step after ``--warmup`` steps, and projects the family's time as
 
     T = sum over every selection and final job of steps_job * t_step(task, kind, k) / shards
@@ -15,8 +15,8 @@ GPU time as ``ops_job * seconds_per_op`` summed over every job, with ``--seconds
 aggregate GPU time per operator measured elsewhere (e.g. from the H100 record in
 ``data/device``). Writes one JSON::
 
-    PYTHONPATH=code python -m ctadam.experiments.gpu_cell --config config/gpu.yaml \\
-        --device cuda --steps 30 --warmup 5 --out timing.json
+    PYTHONPATH=code python -m ctadam.experiments.kadam_optimizer.gpu_cell \\
+        --config config/gpu.yaml --device cuda --steps 30 --warmup 5 --out timing.json
 """
 
 import argparse
@@ -24,7 +24,7 @@ import time
 
 import yaml
 
-from ctadam.experiments import kadam_plan
+from ctadam.experiments.kadam_optimizer import plan as kadam_plan
 from ctadam.io import write_json_atomic
 
 
@@ -95,7 +95,7 @@ def main(argv=None) -> None:
 
     torch.set_num_threads(1)
     with open(args.config, encoding="utf-8") as handle:
-        ka = yaml.safe_load(handle)["kadam"]
+        ka = yaml.safe_load(handle)["kadam_optimizer"]
     data = dict(item.split("=", 1) for item in args.data)
     cells = kadam_plan.cells(ka)
     step_s, ops = {}, {}

@@ -1,23 +1,22 @@
-r"""Tables and number macros of the k-Adam study, from its summary alone (rule kadam_publish).
+r"""Tables and number macros of the k-Adam study, from its summary alone (rule
+``kadam_optimizer_publish``).
 
-Three booktabs tables: ``kadam_k_table`` (the k sweep of one task: mean +- std over seeds per
-norm x strategy x k, and the paired difference of k = 2 from AdamW with its 95% interval),
-``kadam_direct_table`` (the direct test on every task) and ``kadam_baselines_table`` (AdamW,
-Lion and the k-Adam cell with the best validation score). Differences between runs of the
-same network are paired by seed (:func:`ctadam.experiments.kadam_bench.paired`); between an
-un-normalized and a normalized network they are Welch intervals (:func:`welch`).
-
-``python -m ctadam.experiments.kadam_tables --summary S --task cifar10 --k-table T1
---direct-table T2 --baselines-table T3 --macros M``
+Three booktabs tables (:data:`TABLES`): ``kadam_optimizer_k_table`` (the k sweep of the
+section's ``figure_task``: mean +- std over seeds per norm x strategy x k of the k-Adam step
+\cref{eq:kadam-step}, and the paired difference of k = 2 from AdamW with its 95% interval),
+``kadam_optimizer_direct_table`` (the direct test of \cref{eq:meta-adaptive} on every task) and
+``kadam_optimizer_baselines_table`` (AdamW, Lion and the k-Adam cell with the best validation
+score). Differences between runs of the same network are paired by seed
+(:func:`.stats.paired`); between an un-normalized and a normalized network they are Welch
+intervals (:func:`.stats.welch`).
 """
 
-import argparse
 import math
 
-import numpy as np
+from ctadam.experiments.kadam_optimizer.stats import welch
 
-from ctadam.io import read_json, write_macros, write_text_atomic
-
+TABLES = ("kadam_optimizer_k_table", "kadam_optimizer_direct_table",
+          "kadam_optimizer_baselines_table")
 TASK_LABEL = {"cifar10": "CIFAR-10", "mnist1d": "MNIST-1D", "shakespeare": "Shakespeare"}
 TASK_WORD = {"cifar10": "CifarTen", "mnist1d": "MnistOneD", "shakespeare": "Shakespeare"}
 UNIT = {"cifar10": "test acc.\\ (\\%)", "mnist1d": "test acc.\\ (\\%)",
@@ -31,24 +30,6 @@ WORD = {"same": "Same", "nomom": "Nomom", "theory": "Theory", "lastmom": "Lastmo
         "adamw": "Adamw", "lion": "Lion", "none": "None", "layer": "Layer"}
 NUMBER = ["Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten",
           "Eleven", "Twelve", "Thirteen", "Fourteen", "Fifteen", "Sixteen"]
-
-
-def welch(a, b) -> dict:
-    """Mean of ``a`` minus mean of ``b`` with a Welch 95% interval (NaN samples dropped)."""
-    from scipy import stats
-
-    a = np.array([x for x in a if math.isfinite(x)])
-    b = np.array([x for x in b if math.isfinite(x)])
-    if a.size < 2 or b.size < 2:
-        mean = float(a.mean() - b.mean()) if a.size and b.size else math.nan
-        return {"n": int(min(a.size, b.size)), "mean": mean, "low": math.nan, "high": math.nan}
-    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-    mean = float(a.mean() - b.mean())
-    if va + vb == 0:
-        return {"n": int(min(a.size, b.size)), "mean": mean, "low": mean, "high": mean}
-    dof = (va + vb) ** 2 / (va ** 2 / (a.size - 1) + vb ** 2 / (b.size - 1))
-    half = float(stats.t.ppf(0.975, dof) * math.sqrt(va + vb))
-    return {"n": int(min(a.size, b.size)), "mean": mean, "low": mean - half, "high": mean + half}
 
 
 def fmt_ms(cell, digits: int) -> str:
@@ -276,21 +257,11 @@ def macros(summary: dict, task: str) -> dict[str, str]:
     return out
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--summary", required=True)
-    parser.add_argument("--task", required=True, choices=tuple(TASK_LABEL))
-    parser.add_argument("--k-table", required=True)
-    parser.add_argument("--direct-table", required=True)
-    parser.add_argument("--baselines-table", required=True)
-    parser.add_argument("--macros", required=True)
-    args = parser.parse_args(argv)
-    summary = read_json(args.summary)
-    write_text_atomic(args.k_table, k_table(summary, args.task))
-    write_text_atomic(args.direct_table, direct_table(summary))
-    write_text_atomic(args.baselines_table, baselines_table(summary))
-    write_macros(args.macros, macros(summary, args.task), "k-Adam study (rule kadam_publish).")
-
-
-if __name__ == "__main__":
-    main()
+def publish(summary: dict, section: dict) -> dict:
+    """The ``\\Kadam...`` macros and the three tables; the k sweep is of
+    ``section["figure_task"]``."""
+    task = section["figure_task"]
+    return {"macros": macros(summary, task),
+            "tables": {"kadam_optimizer_k_table": k_table(summary, task),
+                       "kadam_optimizer_direct_table": direct_table(summary),
+                       "kadam_optimizer_baselines_table": baselines_table(summary)}}

@@ -1,27 +1,27 @@
 r"""The normalization family's summary and publication: records in, one summary, macros, table.
 
-``summary`` reads the run records (shard directories) and the identity record and writes one
-JSON with, per (run, group), the tail averages (last ``tail`` fraction of the steps) of the
-norm, the angular step and :math:`\cos(w, u)` beside the naive and momentum-corrected
-predictions of :mod:`ctadam.theory.normdynamics` (\cref{eq:norm-equilibrium},
-\cref{eq:angular-step}) at the measured mean :math:`|u|^2`, their relative errors, the per
-first-moment-decay table, and the closed norm recursions driven by the measured
-:math:`|u_n|^2` for the figure (so the figure recomputes nothing). ``publish`` turns the
-summary into LaTeX macros (``\Normalization...``) and a booktabs table. Neither trains.
-
-``python -m ctadam.experiments.normalization_summary summary --shards D1 D2 --identity I.json
---tail 0.25 --every 10 --out S.json``; ``... publish --summary S.json --macros M.tex --table T.tex``
+:func:`summarize` reduces the run records and the identity record (run
+:data:`~ctadam.experiments.normalization.runs.IDENTITY_RUN`) to one summary with, per (run,
+group), the tail averages (last ``tail`` fraction of the steps) of the norm, the angular step
+and :math:`\cos(w, u)` beside the naive and momentum-corrected predictions of
+:mod:`ctadam.theory.normdynamics` (\cref{eq:norm-equilibrium}, \cref{eq:angular-step}) at the
+measured mean :math:`|u|^2`, their relative errors, the per first-moment-decay table, and the
+closed norm recursions driven by the measured :math:`|u_n|^2` for the figure (so the figure
+recomputes nothing). :func:`publish` turns the summary into LaTeX macros
+(``\Normalization...``) and the booktabs table :data:`TABLES`. Neither trains; settings come
+from the family's config section.
 """
 
-import argparse
 import math
 
 import numpy as np
 
 from ctadam.checks import check_int, check_real
-from ctadam.experiments.shards import add_summary_commands, read_shards
-from ctadam.io import latex_sci, read_json, write_json_atomic, write_macros, write_text_atomic
+from ctadam.experiments.normalization.runs import IDENTITY_RUN
+from ctadam.io import latex_sci
 from ctadam.theory import normdynamics as nd
+
+TABLES = ("normalization_table",)
 
 QUANTITIES = ("norm", "angle", "cos")
 PREDICTIONS = ("naive", "corrected")
@@ -83,10 +83,18 @@ def trajectory(record: dict, group: str, every: int) -> dict:
     return out
 
 
-def summarize(records: dict[str, dict], identity: dict, tail: float, every: int) -> dict:
-    """The family's summary (see the module docstring) from its records."""
-    tail = check_real("tail", tail, 0.0, 1.0, low_open=True)
-    every = check_int("every", every, 1)
+def summarize(records: dict[str, dict], section: dict) -> dict:
+    """The family's summary (see the module docstring) from its records, by run id.
+
+    ``section`` gives ``tail`` (the fraction of steps averaged) and ``every`` (the thinning of
+    the figure's curves).
+    """
+    tail = check_real("normalization.tail", section["tail"], 0.0, 1.0, low_open=True)
+    every = check_int("normalization.every", section["every"], 1)
+    records = dict(records)
+    if IDENTITY_RUN not in records:
+        raise ValueError(f"records must hold the identity check (run {IDENTITY_RUN!r})")
+    identity = records.pop(IDENTITY_RUN)
     rows = []
     for run, rec in sorted(records.items()):
         b1, lr, wd = _setting(rec)
@@ -184,22 +192,6 @@ def macros(summary: dict) -> dict[str, str]:
     return out
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    s, _ = add_summary_commands(sub, ("macros", "table"))
-    s.add_argument("--identity", required=True, help="record of the identity run")
-    s.add_argument("--tail", type=float, required=True, help="fraction of steps averaged")
-    s.add_argument("--every", type=int, required=True, help="thinning of the figure's curves")
-    args = parser.parse_args(argv)
-    if args.cmd == "summary":
-        write_json_atomic(args.out, summarize(read_shards(args.shards), read_json(args.identity),
-                                              args.tail, args.every))
-        return
-    summary = read_json(args.summary)
-    write_macros(args.macros, macros(summary), "Normalization (rule normalization_publish).")
-    write_text_atomic(args.table, latex_table(summary))
-
-
-if __name__ == "__main__":
-    main()
+def publish(summary: dict, section: dict) -> dict:
+    """The ``\\Normalization...`` macros and the table ``normalization_table``."""
+    return {"macros": macros(summary), "tables": {"normalization_table": latex_table(summary)}}

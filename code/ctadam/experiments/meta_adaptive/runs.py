@@ -14,15 +14,9 @@ per-coordinate level 2 on the same stream.
 **Training runs** compare the :data:`VARIANTS` on the same MNIST-1D task: AdamW + LayerNorm,
 2-Adam without normalization (level 2 ``betas = (0, rho)``) and AdamW without normalization.
 
-Every config comes from the section ``meta_adaptive`` (:func:`run_configs`, pure Python: the
-rule file calls it when the workflow is parsed).
-
-``python -m ctadam.experiments.meta_adaptive run --configs a.json ... --out-dir DIR --threads 1``
+Every config comes from the section ``meta_adaptive`` (:func:`runs`, pure Python: the rule
+file calls it when the workflow is parsed).
 """
-
-import argparse
-
-from ctadam.experiments.shards import add_run_command, run_shard
 
 # The training comparison: run id suffix -> (figure label, macro name part). The one list.
 VARIANTS = {"adam_ln": ("AdamW + LayerNorm", "AdamLN"),
@@ -54,8 +48,13 @@ def _mlp(s: dict, data: str, norm: str, model: dict, optimizer: dict) -> dict:
             "seed": s["seed"], "n_train": s["n_train"]}
 
 
-def run_configs(section: dict, data: str) -> dict[str, dict]:
-    """Engine configs of the stream runs and the training variants, by run id."""
+def runs(section: dict, data: dict) -> dict[str, dict]:
+    """Engine configs of the stream runs and the training variants, by run id.
+
+    ``data`` maps a task to its dataset file (:data:`ctadam.paths.DATASETS`); every run
+    trains on ``data["mnist1d"]``.
+    """
+    data = data["mnist1d"]
     s, t = section["stream"], section["train"]
     out = {}
     for wd in s["weight_decay"]:
@@ -84,14 +83,3 @@ def trackers(config: dict) -> list:
     from ctadam.trackers import LevelTwoStats
 
     return [LevelTwoStats()]
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_run_command(parser.add_subparsers(dest="cmd", required=True))
-    args = parser.parse_args(argv)
-    run_shard(args.configs, args.out_dir, trackers, args.threads)
-
-
-if __name__ == "__main__":
-    main()
