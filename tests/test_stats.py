@@ -97,3 +97,14 @@ def test_block_bootstrap_resamples_whole_blocks():
     assert est == 0.5 and seen <= {0.0, 0.5, 1.0} and lo == 0.0 and hi == 1.0
     with pytest.raises(ValueError, match="at least 2"):
         stats.block_bootstrap([[1.0]], mean_of)
+
+
+def test_welch_t_matches_scipy_and_drops_diverged_runs():
+    from scipy.stats import ttest_ind
+
+    a, b = [1.0, 2.0, 3.0, float("nan")], [0.0, 0.5, 0.1, 0.3]
+    out = stats.welch_t(a, b)
+    ci = ttest_ind(a[:3], b, equal_var=False).confidence_interval(0.95)
+    assert out["n"] == 3 and out["mean"] == pytest.approx(2.0 - 0.225)
+    assert (out["low"], out["high"]) == pytest.approx((ci.low, ci.high), rel=1e-12)
+    assert math.isnan(stats.welch_t([1.0], [0.0, 1.0])["low"])

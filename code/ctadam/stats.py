@@ -4,6 +4,9 @@ Paired differences (seeds matched between two methods)
     :func:`paired_t`: the mean difference :math:`\bar d`, its standard deviation :math:`s_d`,
     the Student-t interval :math:`\bar d \pm t_{1-\alpha/2,\,n-1}\, s_d/\sqrt n` and the
     two-sided p-value of :math:`H_0: \mathbb E d = 0`.
+Independent samples (different networks, e.g. with and without LayerNorm)
+    :func:`welch_t`: the difference of means with Welch's interval (unequal variances,
+    Welch-Satterthwaite degrees of freedom).
 Power
     :func:`mde_paired`: the minimum detectable effect of a paired t-test with ``n`` pairs at
     level ``alpha`` (after a Holm correction over ``m`` comparisons, whose first step tests at
@@ -68,6 +71,29 @@ def paired_t(values: Sequence[float], reference: Sequence[float], alpha: float =
     p = float(2 * stats.t.sf(abs(mean) / se, d.size - 1))
     return {"n": int(d.size), "mean": mean, "sd": sd, "low": mean - half, "high": mean + half,
             "p": p}
+
+
+def welch_t(a: Sequence[float], b: Sequence[float], alpha: float = 0.05) -> dict:
+    """Mean of ``a`` minus mean of ``b`` with Welch's interval; non-finite values dropped.
+
+    Returns ``{n, mean, low, high}`` with ``n`` the smaller sample size; with fewer than two
+    values on a side the interval is NaN, with zero spread on both it is the point.
+    """
+    from scipy import stats
+
+    alpha = _level("alpha", alpha)
+    a = np.array([x for x in a if math.isfinite(x)], dtype=float)
+    b = np.array([x for x in b if math.isfinite(x)], dtype=float)
+    n = int(min(a.size, b.size))
+    mean = float(a.mean() - b.mean()) if a.size and b.size else math.nan
+    if a.size < 2 or b.size < 2:
+        return {"n": n, "mean": mean, "low": math.nan, "high": math.nan}
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    if va + vb == 0:
+        return {"n": n, "mean": mean, "low": mean, "high": mean}
+    dof = (va + vb) ** 2 / (va ** 2 / (a.size - 1) + vb ** 2 / (b.size - 1))
+    half = float(stats.t.ppf(1 - alpha / 2, dof) * math.sqrt(va + vb))
+    return {"n": n, "mean": mean, "low": mean - half, "high": mean + half}
 
 
 def power_paired(effect: float, sd: float, n: int, alpha: float = 0.05, tests: int = 1) -> float:

@@ -5,13 +5,13 @@ choice from the selection records (:func:`.selection.choose`, so the summary and
 configs cannot disagree: a final record at another rate is an error), and gathers per cell the
 held-out metric of each seed, mean +- std and, against the AdamW cell (k = 1) of the same task
 and norm, the paired per-seed difference with a Student-t 95% interval (same seed = same
-initialisation and minibatch order; :func:`.stats.paired`). Diverged runs are left out of the
-statistics and listed.
+initialisation and minibatch order; :func:`ctadam.stats.paired_t`). Diverged runs are left
+out of the statistics and listed.
 """
 
 from ctadam.experiments.kadam_optimizer import plan
 from ctadam.experiments.kadam_optimizer.selection import METRIC, choose, score
-from ctadam.experiments.kadam_optimizer.stats import paired
+from ctadam.stats import paired_t
 
 
 def summarize(records: dict[str, dict], section: dict) -> dict:
@@ -47,7 +47,7 @@ def summarize(records: dict[str, dict], section: dict) -> dict:
     ref = {(c["task"], c["norm"]): c for c in cells if c["method"] == "adamw"}
     for c in cells:
         base = ref[(c["task"], c["norm"])]
-        c["vs_adamw"] = paired(c["values"], base["values"])
+        c["vs_adamw"] = paired_t(c["values"], base["values"])
     return {"cells": cells, "seeds": list(ka["seeds"]), "betas": list(ka["betas"]),
             "weight_decay": ka["weight_decay"], "lion": dict(ka["lion"]),
             "diverge_loss_factor": ka["diverge_loss_factor"], "metric": METRIC,

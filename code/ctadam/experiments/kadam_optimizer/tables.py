@@ -7,13 +7,13 @@ section's ``figure_task``: mean +- std over seeds per norm x strategy x k of the
 ``kadam_optimizer_direct_table`` (the direct test of \cref{eq:meta-adaptive} on every task) and
 ``kadam_optimizer_baselines_table`` (AdamW, Lion and the k-Adam cell with the best validation
 score). Differences between runs of the same network are paired by seed
-(:func:`.stats.paired`); between an un-normalized and a normalized network they are Welch
-intervals (:func:`.stats.welch`).
+(:func:`ctadam.stats.paired_t`); between an un-normalized and a normalized network they are Welch
+intervals (:func:`ctadam.stats.welch_t`).
 """
 
 import math
 
-from ctadam.experiments.kadam_optimizer.stats import welch
+from ctadam.stats import welch_t
 
 TABLES = ("kadam_optimizer_k_table", "kadam_optimizer_direct_table",
           "kadam_optimizer_baselines_table")
@@ -133,8 +133,8 @@ def direct(summary: dict) -> dict:
         if kadam and plain and normed:
             out[task] = {"kadam": kadam, "plain": plain, "normed": normed,
                          "vs_plain": kadam["vs_adamw"],
-                         "vs_normed": welch(kadam["values"], normed["values"]),
-                         "norm_gain": welch(normed["values"], plain["values"])}
+                         "vs_normed": welch_t(kadam["values"], normed["values"]),
+                         "norm_gain": welch_t(normed["values"], plain["values"])}
     return out
 
 
