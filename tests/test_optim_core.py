@@ -169,3 +169,44 @@ def test_dtensor_pooled_state_is_replicated(monkeypatch):
     assert optim._v_shape(torch.zeros(3, 4), True, 0) == ()
     assert optim._v_shape(torch.zeros(3, 4), True, 1) == (3, 1)
     assert optim._v_shape(torch.zeros(3, 4, dtype=torch.complex128), True, 1) == (3, 1, 1)
+
+
+@pytest.mark.parametrize("decay", [0.5, 0.0])
+def test_level_two_tracker_runs_kadams_level(decay):
+    """``trackers.LevelTwoStats`` (now KAdam's level 2) equals the explicit level it states:
+    v_n = rho v_{n-1} + (1 - rho) u_n^2, u2 = u / sqrt(v_n / (1 - rho^n)), and for rho = 1 the
+    running mean of u^2."""
+    from ctadam.models import MLP
+    from ctadam.trackers import LevelTwoStats, RunContext
+
+    torch.manual_seed(0)
+    model = MLP(in_features=4, hidden=(6,), out_features=2, norm="layer").double()
+    lr = 0.1
+    tracker = LevelTwoStats()
+    tracker.start(RunContext(model, None, None, lr, decay, {}))
+    rho = implicit_decay(lr, decay)
+    group = tracker.groups[tracker.first]
+    v, expected = None, []
+    for n in range(1, 6):
+        tracker.before_step(n)
+        prev = torch.cat([p.detach().flatten() for p in group])
+        u = torch.randn_like(prev)
+        with torch.no_grad():
+            offset = 0
+            for p in group:
+                p.mul_(1 - lr * decay).sub_(lr * u[offset:offset + p.numel()].view_as(p))
+                offset += p.numel()
+        tracker.after_step(n, 0.0)
+        u = tracker.last_u[tracker.first]
+        if rho < 1:
+            v = (1 - rho) * u * u if v is None else rho * v + (1 - rho) * u * u
+            u2 = u / (v / (1 - rho**n)).sqrt()
+        else:
+            v = u * u if v is None else v + u * u
+            u2 = u / (v / n).sqrt()
+        cur = torch.cat([p.detach().flatten() for p in group])
+        radial = prev / prev.norm()
+        move = radial - cur / cur.norm()
+        u2_t = u2 - (u2 @ radial) * radial
+        expected.append(float(move @ u2_t / (move.norm() * u2_t.norm())))
+    assert tracker.cos_level2 == pytest.approx(expected, rel=1e-12, abs=1e-12)
