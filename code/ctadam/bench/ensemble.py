@@ -9,7 +9,8 @@ hidden (64, 64), 10 classes; float64, one thread by default) for ``--steps`` KAd
 on its own random batches, twice in each round and in the same process: *sequential* (each
 member its own model and optimizer, one after another) and *stacked* (one
 :class:`ctadam.ensemble.StackedMLP` and one KAdam with ``ensemble_dims=1``). The record holds,
-per optimizer configuration, the median time of each over ``--rounds`` rounds, the speed-up
+per optimizer configuration, the median time of each over ``--rounds`` rounds (after one
+untimed warm-up round), the speed-up
 ``sequential / stacked`` (the stacked-over-sequential throughput ratio), and the relative
 difference of member 0 after the first round between the two (the same work was done).
 """
@@ -85,11 +86,14 @@ def measure(members: int, steps: int, batch: int, rounds: int, threads: int,
     for name, opts in CONFIGS.items():
         times = {"sequential": [], "stacked": []}
         diff = None
-        for _ in range(rounds):
+        for r in range(-1, rounds):  # round -1 warms up (allocator, first calls), untimed
             solo = [m.double().to(device) for m in seeded_mlps(seeds)]
             ensemble = stack(seeded_mlps(seeds)).double().to(device)
-            times["sequential"].append(sequential(solo, opts, data))
-            times["stacked"].append(stacked_run(ensemble, opts, data))
+            seq, stk = sequential(solo, opts, data), stacked_run(ensemble, opts, data)
+            if r < 0:
+                continue
+            times["sequential"].append(seq)
+            times["stacked"].append(stk)
             if diff is None:
                 a = torch.cat([p.detach().flatten() for p in _member_order(solo[0])])
                 b = torch.cat([p.detach()[0].flatten() for p in (*ensemble.weights,
