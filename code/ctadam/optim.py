@@ -237,9 +237,8 @@ def _normalize(x: Tensor, m: Tensor, v: Tensor, vmax: Tensor | None, beta1: floa
     denom = v.sqrt() if scratch is None or pooled else torch.sqrt(v, out=scratch)
     if last:
         return denom.div_(bc2_sqrt).add_(eps), bc1
-    # bc1 (sqrt(v) / bc2_sqrt + eps) in two passes, then m over it into a full-size buffer;
-    # a division, as torch's foreach kernels round a multiplier (not a divisor) to bf16.
-    denom.div_(bc2_sqrt / bc1).add_(eps * bc1)
+    # bc1 (sqrt(v) / bc2_sqrt + eps) in two passes, then m over it into a full-size buffer.
+    denom.mul_(bc1 / bc2_sqrt).add_(eps * bc1)
     out = scratch if pooled else denom
     return (torch.div(m, denom) if out is None else torch.div(m, denom, out=out)), 1.0
 
@@ -293,7 +292,12 @@ def _normalize_foreach(xs: list[Tensor], ms: list[Tensor], vs: list[Tensor],
         torch._foreach_div_(denom, bc2_sqrt)
         torch._foreach_add_(denom, eps)
         return denom, bc1
-    torch._foreach_div_(denom, [c / b for b, c in zip(bc1, bc2_sqrt, strict=True)])
+    scales = [b / c for b, c in zip(bc1, bc2_sqrt, strict=True)]
+    if denom[0].dtype in (torch.bfloat16, torch.float16):
+        for d, scale in zip(denom, scales, strict=True):  # Tensor.mul_'s rounding, as
+            d.mul_(scale)  # _normalize: torch's foreach mul rounds the scale to d's dtype first
+    else:
+        torch._foreach_mul_(denom, scales)
     torch._foreach_add_(denom, [eps * b for b in bc1])
     if pooled:
         out = (torch._foreach_div(ms, denom) if scratch is None else
