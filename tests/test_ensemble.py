@@ -104,13 +104,27 @@ def test_stacked_k1_equals_torch_adam_alone(weight_decay):
         assert rel_diff(flat(member), flat(alone)) <= TOL
 
 
+@pytest.mark.parametrize("ensemble_dims", [0, 2])
+def test_pooling_across_members_is_refused_naming_ensemble_dims(ensemble_dims):
+    stacked = stack(seeded_mlps(SEEDS, **ARCH)).double()
+    opt = KAdam(stacked.named_parameters(), k=2, pooled=[False, True],
+                ensemble_dims=ensemble_dims)
+    x, y = batches(len(SEEDS), 1)[0]
+    member_losses(stacked(x), y).sum().backward()
+    with pytest.raises(ValueError, match=rf"ensemble_dims={ensemble_dims} does not match "
+                                         r"parameter 'weights.0' .* pass ensemble_dims=1"):
+        opt.step()
+
+
 @pytest.mark.parametrize("path", [dict(foreach=False), dict(foreach=True)])
 def test_pooling_across_members_is_not_the_run_alone(path):
-    """Without ensemble_dims a pooled level averages over all members: member 0 then differs
-    from its run alone (so ensemble_dims is what makes the stacked run correct)."""
+    """What the refusal prevents: on untagged stacked parameters, a pooled level without
+    ensemble_dims averages over all members, and member 0 then differs from its run alone."""
     opts = dict(lr=0.01, k=2, betas=[(0.9, 0.99), (0.0, 0.95)], pooled=[False, True], **path)
     data = batches(len(SEEDS), STEPS)
     across = stack(seeded_mlps(SEEDS, **ARCH)).double()
+    for p in across.parameters():
+        del p._ensemble_dims
     train_stacked(across, KAdam(across.parameters(), **opts), data)
     per_member = stack(seeded_mlps(SEEDS, **ARCH)).double()
     train_stacked(per_member, KAdam(per_member.parameters(), ensemble_dims=1, **opts), data)
@@ -138,6 +152,8 @@ def test_compiled_update_pools_per_member(monkeypatch):
 
 def test_ensemble_dims_beyond_a_parameter_is_refused_naming_it():
     stacked = stack(seeded_mlps(SEEDS, **ARCH)).double()
+    for p in stacked.parameters():
+        del p._ensemble_dims  # as a stack made elsewhere
     opt = KAdam(stacked.named_parameters(), ensemble_dims=3, pooled=True)
     member_losses(stacked(batches(len(SEEDS), 1)[0][0]), batches(len(SEEDS), 1)[0][1]).sum(
         ).backward()

@@ -11,7 +11,8 @@ member dimension; its forward pass is one batched matrix product per layer,
 on member i's own batch (input of shape ``(N, B, in_features)``). Member i's outputs, loss and
 gradients depend on member i's parameters only, so one optimizer step on the stack is N
 independent steps, provided the optimizer never mixes members: :class:`ctadam.optim.KAdam`
-with ``ensemble_dims=1`` (a pooled level's mean square is then per member). :func:`unstack`
+with ``ensemble_dims=1`` (a pooled level's mean square is then per member; KAdam refuses a
+pooled level with another ``ensemble_dims`` on these parameters). :func:`unstack`
 returns the members as ordinary MLPs.
 """
 
@@ -24,7 +25,11 @@ from torch.nn import functional as F
 from ctadam.checks import check_int
 from ctadam.models import MLP
 
-__all__ = ["StackedMLP", "seeded_mlps", "stack", "unstack", "member_losses"]
+__all__ = ["StackedMLP", "seeded_mlps", "stack", "unstack", "member_losses", "ENSEMBLE_DIMS"]
+
+# Leading member dimensions of a stacked parameter, recorded on each as ``_ensemble_dims``:
+# KAdam refuses a pooled level whose ``ensemble_dims`` differs (it would pool across members).
+ENSEMBLE_DIMS = 1
 
 
 def seeded_mlps(seeds, **mlp_kwargs) -> list[MLP]:
@@ -71,7 +76,9 @@ class StackedMLP(nn.Module):
         self.norm_eps = norms[0][0].eps if norms[0] else None
 
         def stacked(tensors):
-            return nn.Parameter(torch.stack([t.detach() for t in tensors]).clone())
+            param = nn.Parameter(torch.stack([t.detach() for t in tensors]).clone())
+            param._ensemble_dims = ENSEMBLE_DIMS  # KAdam refuses to pool across members
+            return param
 
         self.weights = nn.ParameterList(stacked([ls[j].weight for ls in linears])
                                         for j in range(len(linears[0])))

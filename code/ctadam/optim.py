@@ -683,7 +683,9 @@ def _param_name(group: dict, index: int, p: Tensor) -> str:
 def _check_params(group: dict, index: int, params: list[Tensor]) -> None:
     """Refuse parameters that the group's ``ensemble_dims`` or ``pooled`` cannot serve.
 
-    A parameter needs at least ``ensemble_dims`` dimensions. FSDP1 (``FullyShardedDataParallel``)
+    A parameter needs at least ``ensemble_dims`` dimensions, and one stacked by
+    :mod:`ctadam.ensemble` (marked ``_ensemble_dims``) exactly its own number under a pooled
+    level, which would otherwise pool across members. FSDP1 (``FullyShardedDataParallel``)
     hands the optimizer flat 1-D shards, each a slice of one tensor or pieces of several, so
     neither a tensor's mean square (pooled) nor its member dimensions can be known there.
     """
@@ -696,6 +698,14 @@ def _check_params(group: dict, index: int, params: list[Tensor]) -> None:
                 f"member dimensions, but {_param_name(group, index, p)} has {p.dim()}; "
                 "stack every parameter of the group along its leading dimensions, or put "
                 "this one in a group with a smaller ensemble_dims")
+        stacked = getattr(p, "_ensemble_dims", members)
+        if pooled and stacked != members:
+            raise ValueError(
+                f"ensemble_dims={members} does not match {_param_name(group, index, p)}, "
+                f"which is stacked over {stacked} leading ensemble dimension(s) "
+                f"(ctadam.ensemble): pooled={group['pooled']} would take its mean square "
+                f"{'across members' if members < stacked else 'over parts of a member'}; "
+                f"pass ensemble_dims={stacked}")
         if (pooled or members) and getattr(p, "_fsdp_flattened", False) \
                 and not isinstance(p, DTensor):
             option = f"pooled={group['pooled']}" if pooled else f"ensemble_dims={members}"
