@@ -144,17 +144,20 @@ def run_scenarios(rank: int, world: int, k: int, pooled, ckpt_dir: str) -> dict:
 
     out.update(dcp_resume(mesh, opts, batch, ckpt_dir, ref))
 
-    net = FullyShardedDataParallel(make_net(), device_id=torch.device("cpu"))
-    if pooled is True or pooled and any(pooled):
-        try:
-            train(net, KAdam(net.parameters(), **opts), batch, 1)
-            out["fsdp1_pooled_refused"] = False
-        except ValueError as err:
-            out["fsdp1_pooled_refused"] = "FSDP1" in str(err) and "fully_shard" in str(err)
-    else:
-        train(net, KAdam(net.parameters(), **opts), batch, STEPS)
-        with FullyShardedDataParallel.summon_full_params(net):
-            out["fsdp1_unpooled"] = rel_diff(flat(net), ref)
+    for orig in (False, True):
+        name = "fsdp1_orig_params" if orig else "fsdp1"
+        net = FullyShardedDataParallel(make_net(), device_id=torch.device("cpu"),
+                                       use_orig_params=orig)
+        if pooled is True or pooled and any(pooled):
+            try:
+                train(net, KAdam(net.parameters(), **opts), batch, 1)
+                out[f"{name}_pooled_refused"] = False
+            except ValueError as err:
+                out[f"{name}_pooled_refused"] = "FSDP1" in str(err) and "fully_shard" in str(err)
+        else:
+            train(net, KAdam(net.parameters(), **opts), batch, STEPS)
+            with FullyShardedDataParallel.summon_full_params(net):
+                out[f"{name}_unpooled"] = rel_diff(flat(net), ref)
     return out
 
 

@@ -494,7 +494,9 @@ class KAdam(torch.optim.Optimizer):
         """
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
-            raise ValueError("loaded state dict has a different number of parameter groups")
+            raise ValueError(f"loaded state dict has a different number of parameter groups "
+                             f"({len(saved_groups)}) than this optimizer "
+                             f"({len(self.param_groups)})")
         torch_style = [("k" not in g) for g in saved_groups]
         groups = []
         for index, (saved, group, is_torch) in enumerate(
@@ -546,7 +548,10 @@ class KAdam(torch.optim.Optimizer):
             if p.grad is None:
                 continue
             if p.grad.is_sparse:
-                raise RuntimeError("KAdam does not support sparse gradients")
+                raise RuntimeError(
+                    f"KAdam does not support sparse gradients (got a sparse gradient for "
+                    f"{_param_name(group, index, p)}): its moments are dense tensors; use "
+                    "torch.optim.SparseAdam, or a dense gradient (e.g. nn.Embedding(sparse=False))")
             if not (p.is_floating_point() or p.is_complex()):
                 raise RuntimeError(
                     f"KAdam needs floating-point or complex parameters, got dtype {p.dtype}")
