@@ -11,7 +11,7 @@ gradient reduction as a difference, so the tolerance is 1e-12; pooled levels wou
 
 The light tests run the scenarios in this process on a one-rank gloo group (the DTensor and
 FSDP code paths without a second process); the ``slow`` tests spawn 2 gloo processes on
-127.0.0.1 for k = 1, 2, 3 with pooled on and off.
+127.0.0.1 for k = 1, 2, 3 with pooled on and off (and upper levels pooled).
 """
 
 import json
@@ -36,7 +36,9 @@ from ctadam.optim import KAdam
 TOL = 1e-12
 STEPS = 4
 SPAWN_TIMEOUT_S = 240
-CONFIGS = [(k, pooled) for k in (1, 2, 3) for pooled in (False, True)]
+# k = 1, 2, 3 with pooled off and on, and the README's theory setting (upper levels pooled).
+CONFIGS = [(k, pooled) for k in (1, 2, 3) for pooled in (False, True)] + [
+    (2, [False, True]), (3, [False, True, True])]
 
 
 def options(k: int, pooled) -> dict:
