@@ -7,13 +7,18 @@ Adam's coupled L2 term). For k = 1 this is exactly ``torch.optim.Adam`` and
 bit-identical in our tests.
 
 The code says "Adam, k times" literally: :func:`_normalize` is one level (one pair of
-moment estimates and their bias-corrected ratio) and the single-tensor path calls it once per
-level; :func:`_normalize_foreach` is the same level on lists of tensors. Equation labels
+moment estimates and their bias-corrected ratio; public as :func:`kadam_level`) and the
+single-tensor path calls it once per level; :func:`_normalize_foreach` is the same level on
+lists of tensors. :func:`kadam` is the functional step the class runs, as torch's
+``adam`` is to ``Adam``. DTensor parameters (FSDP2, tensor parallel) get a pooled level's
+mean over the whole tensor; FSDP1's flat shards are refused for pooled levels, and
+``ensemble_dims`` keeps pooled levels per member of a stacked ensemble. Equation labels
 refer to ``paper/sections/kadam_optimizer.tex``. Names follow torch: ``beta1`` is the
 first-moment (momentum) decay, ``beta2`` the second-moment decay.
 """
 
 import math
+import sys
 import types
 import warnings
 from collections import defaultdict
@@ -21,7 +26,6 @@ from collections.abc import Callable, Iterable, Sequence
 
 import torch
 from torch import Tensor
-from torch.distributed.tensor import DTensor, Replicate
 
 from ctadam.checks import check_int, check_real
 
@@ -167,6 +171,13 @@ def implicit_decay(lr: float, weight_decay: float) -> float:
     return (1.0 - lr * weight_decay) ** 2
 
 
+def _is_dtensor(t: Tensor) -> bool:
+    """Whether ``t`` is a DTensor (FSDP2, tensor parallel); none can exist before
+    ``torch.distributed.tensor`` is imported, so KAdam does not import it (a second of start-up)."""
+    module = sys.modules.get("torch.distributed.tensor")
+    return module is not None and isinstance(t, module.DTensor)
+
+
 def _value(x):
     """A step count or tensor lr as a Python number, except while dynamo traces (then the
     tensor itself, so that a new value does not recompile)."""
@@ -200,7 +211,7 @@ def _pooled_add(v: Tensor, x: Tensor, beta2: float, members: int) -> None:
     On a DTensor the mean square is brought to ``v``'s placement (replicated) first.
     """
     square = _mean_square(x, members)
-    if isinstance(v, DTensor):
+    if _is_dtensor(v):
         square = square.redistribute(v.device_mesh, v.placements)
     v.mul_(beta2).add_(square, alpha=1 - beta2)
 
@@ -267,7 +278,7 @@ def _normalize_foreach(xs: list[Tensor], ms: list[Tensor], vs: list[Tensor],
     over the tensors, as does a pooled level of ensemble members or DTensors.
     """
     torch._foreach_lerp_(ms, xs, 1 - beta1)
-    if pooled and (members or isinstance(xs[0], DTensor)):
+    if pooled and (members or _is_dtensor(xs[0])):
         for v, x in zip(vs, xs, strict=True):
             _pooled_add(v, x, beta2, members)
     elif pooled:
@@ -603,8 +614,7 @@ def _path(group: dict, params: list[Tensor], compiling: bool) -> str:
     """
     if compiling or group["foreach"] is False and not (group["compile"] or group["fused"]):
         return "single"
-    if (group["compile"] or group["fused"]) and not any(isinstance(p, DTensor)
-                                                        for p in params):
+    if (group["compile"] or group["fused"]) and not any(_is_dtensor(p) for p in params):
         return "compiled"
     return "foreach"
 
@@ -712,7 +722,7 @@ def _check_params(group: dict, index: int, params: list[Tensor]) -> None:
                 f"{'across members' if members < stacked else 'over parts of a member'}; "
                 f"pass ensemble_dims={stacked}")
         if (pooled or members) and getattr(p, "_fsdp_flattened", False) \
-                and not isinstance(p, DTensor):
+                and not _is_dtensor(p):
             option = f"pooled={group['pooled']}" if pooled else f"ensemble_dims={members}"
             raise ValueError(
                 f"KAdam({option}) cannot run on {_param_name(group, index, p)}: it is a flat "
@@ -738,10 +748,11 @@ def _zeros_v(p: Tensor, pooled: bool, members: int = 0) -> Tensor:
     if not pooled:
         return torch.zeros_like(p, memory_format=torch.preserve_format)
     shape, dtype = _v_shape(p, True, members), _real(p).dtype
-    if isinstance(p, DTensor):
+    if _is_dtensor(p):
+        from torch.distributed.tensor import Replicate, zeros
+
         mesh = p.device_mesh
-        return torch.distributed.tensor.zeros(shape, dtype=dtype, device_mesh=mesh,
-                                              placements=[Replicate()] * mesh.ndim)
+        return zeros(shape, dtype=dtype, device_mesh=mesh, placements=[Replicate()] * mesh.ndim)
     return torch.zeros(shape, dtype=dtype, device=p.device)
 
 
