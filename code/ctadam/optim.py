@@ -771,8 +771,8 @@ def _check_layout(state: dict, p: Tensor, levels: list, amsgrad: bool, members: 
     """Fail clearly when a group's k, pooled, amsgrad or ensemble_dims no longer fits the
     state of ``p``."""
     _check_counts(state, len(levels), amsgrad, index)
-    if p.numel() == math.prod(p.shape[:members]):
-        return  # one coordinate per member: pooled and unpooled are the same
+    if p.dim() == 0 if members == 0 else p.numel() == math.prod(p.shape[:members]):
+        return  # one coordinate (per member): pooled and unpooled are the same
     for i, (_, _, pooled) in enumerate(levels, start=1):
         shape = state[f"exp_avg_sq_{i}"].shape  # like p when unpooled (complex included)
         if shape == p.shape if not pooled else tuple(shape) == _v_shape(p, True, members):
