@@ -76,7 +76,7 @@ class StackedMLP(nn.Module):
         self.norm_eps = norms[0][0].eps if norms[0] else None
 
         def stacked(tensors):
-            param = nn.Parameter(torch.stack([t.detach() for t in tensors]).clone())
+            param = nn.Parameter(torch.stack([t.detach() for t in tensors]))
             param._ensemble_dims = ENSEMBLE_DIMS  # KAdam refuses to pool across members
             return param
 
