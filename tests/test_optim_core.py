@@ -52,6 +52,8 @@ def test_functional_kadam_checks_its_arguments():
         kadam(p, [torch.zeros_like(q) for q in p], [{} for _ in p], betas=(0.9, 1.5))
     with pytest.raises(ValueError, match="same length, got 3, 2 and 3"):
         kadam(p, [torch.zeros_like(q) for q in p[:2]], [{} for _ in p])
+    with pytest.raises(ValueError, match=r"ensemble_dims=1 .* parameter number 2 .* has 0"):
+        kadam(p, [torch.zeros_like(q) for q in p], [{} for _ in p], ensemble_dims=1)
 
 
 def test_kadam_level_is_one_bias_corrected_level():

@@ -647,7 +647,7 @@ def kadam(params: list[Tensor], grads: list[Tensor], states: list[dict], *, k: i
         raise ValueError(f"params, grads and states must have the same length, got "
                          f"{len(params)}, {len(grads)} and {len(states)}")
     fresh = [p for p, state in zip(params, states, strict=True) if not state]
-    _check_params(options, 0, fresh)
+    _check_params({**options, "params": params}, 0, fresh)  # names them as one group's
     for p, state in zip(params, states, strict=True):
         if state:
             _check_layout(state, p, levels, amsgrad, ensemble_dims, 0)
