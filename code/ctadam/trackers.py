@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from ctadam.monitor import module_groups
+from ctadam.optim import implicit_decay, kadam_level
 
 
 @dataclass
@@ -206,11 +207,14 @@ class LevelTwoStats(ScaleInvariantStats):
     The normalization layer applies an implicit second level of adaptive normalization to
     Adam's update (\cref{eq:meta-adaptive}). On the same stream of updates :math:`u_n` this
     tracker computes the explicit, per-coordinate level 2 of k-Adam with no momentum and decay
-    :math:`\rho = (1-\eta\lambda)^2`, bias-corrected,
-    :math:`u^{(2)}_n = u_n / \sqrt{v_n / (1-\rho^n)}`, :math:`v_n = \rho v_{n-1} + (1-\rho) u_n^2`
-    (for :math:`\rho = 1` a running sum, :math:`v_n / n`), and records per step the cosine
-    between the move of :math:`w/|w|` and the tangential part of :math:`u^{(2)}_n`
-    (``cos_level2``). A model without a scale-invariant group records nothing.
+    :math:`\rho = (1-\eta\lambda)^2` (:func:`ctadam.optim.implicit_decay`), bias-corrected,
+    :math:`u^{(2)}_n = u_n / \sqrt{v_n / (1-\rho^n)}`, :math:`v_n = \rho v_{n-1} + (1-\rho) u_n^2`,
+    with KAdam's own level (:func:`ctadam.optim.kadam_level`, eps 1e-300 so that a zero
+    coordinate stays zero). For :math:`\rho = 1` the bias-corrected average is the running mean
+    of :math:`u^2`, the same level with decay :math:`1 - 1/n` and no bias correction (step
+    infinity). It records per step the cosine between the move of :math:`w/|w|` and the
+    tangential part of :math:`u^{(2)}_n` (``cos_level2``). A model without a scale-invariant
+    group records nothing.
     """
 
     name = "level_two"
@@ -227,7 +231,7 @@ class LevelTwoStats(ScaleInvariantStats):
         first = next(iter(groups), None)
         self.groups_by_name = {} if first is None else {first: groups[first]}
         self.first = first
-        self.rho = (1.0 - ctx.lr * ctx.decay) ** 2
+        self.rho = implicit_decay(ctx.lr, ctx.decay)
         super().start(ctx)
 
     def after_step(self, n: int, loss: float) -> None:
@@ -235,13 +239,11 @@ class LevelTwoStats(ScaleInvariantStats):
         if self.first is None:
             return
         u, prev = self.last_u[self.first], self.prev[self.first]
-        rho = self.rho
-        if rho < 1:
-            self.v2 = (1 - rho) * u * u if self.v2 is None else rho * self.v2 + (1 - rho) * u * u
-            u2 = u / (self.v2 / (1 - rho**n)).sqrt().clamp_min(1e-300)
-        else:
-            self.v2 = u * u if self.v2 is None else self.v2 + u * u
-            u2 = u / (self.v2 / n).sqrt().clamp_min(1e-300)
+        if self.v2 is None:
+            self.v2 = torch.zeros_like(u)
+        beta2, step = (self.rho, n) if self.rho < 1 else (1.0 - 1.0 / n, math.inf)
+        u2 = kadam_level(u, torch.zeros_like(u), self.v2, beta1=0.0, beta2=beta2, eps=1e-300,
+                         step=step)
         cur = self.flat(self.first)
         radial = prev / prev.norm()
         move = radial - cur / cur.norm()
