@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from ctadam.checks import check_int, check_real
+from ctadam.theory.normdynamics import implicit_decay
 
 __all__ = ["KAdam", "kadam", "kadam_level", "implicit_decay"]
 
@@ -158,17 +159,6 @@ def _validate(group: dict) -> None:
         raise RuntimeError("`fused` and `foreach` cannot be `True` together (got fused=True, "
                            "foreach=True): fused is KAdam's compiled path, foreach the "
                            "multi-tensor path; choose one.")
-
-
-def implicit_decay(lr: float, weight_decay: float) -> float:
-    r"""The decay :math:`\rho = (1 - \eta\lambda)^2` of a normalized layer's implicit level.
-
-    AdamW's decoupled decay shrinks :math:`|w|^2` by this factor per step, which makes the
-    layer's hidden second normalization (\cref{eq:meta-adaptive}) an EMA of
-    :math:`|u|^2` with decay :math:`\rho`: the level-2 ``beta2`` of k-Adam's ``theory``
-    strategy and of :class:`ctadam.trackers.LevelTwoStats`.
-    """
-    return (1.0 - lr * weight_decay) ** 2
 
 
 def _is_dtensor(t: Tensor) -> bool:

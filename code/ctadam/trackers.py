@@ -207,7 +207,8 @@ class LevelTwoStats(ScaleInvariantStats):
     The normalization layer applies an implicit second level of adaptive normalization to
     Adam's update (\cref{eq:meta-adaptive}). On the same stream of updates :math:`u_n` this
     tracker computes the explicit, per-coordinate level 2 of k-Adam with no momentum and decay
-    :math:`\rho = (1-\eta\lambda)^2` (:func:`ctadam.optim.implicit_decay`), bias-corrected,
+    :math:`\rho = (1-\eta\lambda)^2` (:func:`ctadam.theory.normdynamics.implicit_decay`),
+    bias-corrected,
     :math:`u^{(2)}_n = u_n / \sqrt{v_n / (1-\rho^n)}`, :math:`v_n = \rho v_{n-1} + (1-\rho) u_n^2`,
     with KAdam's own level (:func:`ctadam.optim.kadam_level`, eps 1e-300 so that a zero
     coordinate stays zero). For :math:`\rho = 1` the bias-corrected average is the running mean

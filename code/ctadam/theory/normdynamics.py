@@ -50,6 +50,17 @@ import numpy as np
 from ctadam.checks import check_real, check_unit_interval
 
 
+def implicit_decay(lr: float, weight_decay: float) -> float:
+    r"""The decay :math:`\rho = (1 - \eta\lambda)^2` of a normalized layer's implicit level.
+
+    AdamW's decoupled decay shrinks :math:`|w|^2` by this factor per step, which makes the
+    layer's hidden second normalization (\cref{eq:meta-adaptive}) an EMA of
+    :math:`|u|^2` with decay :math:`\rho`: the level-2 ``beta2`` of k-Adam's ``theory``
+    strategy and of :class:`ctadam.trackers.LevelTwoStats`.
+    """
+    return (1.0 - lr * weight_decay) ** 2
+
+
 def _check(eta, lam=None, beta1=None):
     for value in np.ravel(eta):
         check_real("eta", float(value), 0.0, np.inf, low_open=True)

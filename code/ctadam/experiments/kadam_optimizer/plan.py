@@ -28,6 +28,8 @@ chosen rate, on the final data). Run ids: ``<cell>_lr<i>`` (select), ``<cell>_s<
 
 import copy
 
+from ctadam.theory.normdynamics import implicit_decay
+
 STRATEGIES = ("same", "nomom", "theory", "lastmom")
 BASELINES = ("adamw", "lion")
 METHODS = (*BASELINES, *STRATEGIES)
@@ -54,8 +56,7 @@ def strategy_betas(strategy: str, k: int, betas, lr: float, weight_decay: float)
         raise ValueError(f"strategy 'theory' needs 0 < lr * weight_decay < 1 (level-2 decay "
                          f"(1 - lr * weight_decay)^2), got lr={lr!r}, weight_decay="
                          f"{weight_decay!r}")
-    rho = (1.0 - lr * weight_decay) ** 2
-    return [[b1, b2]] + [[0.0, rho]] * upper, [False] + [True] * upper
+    return [[b1, b2]] + [[0.0, implicit_decay(lr, weight_decay)]] * upper, [False] + [True] * upper
 
 
 def cell_name(task: str, norm: str, method: str, k: int) -> str:

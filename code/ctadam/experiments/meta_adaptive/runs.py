@@ -18,6 +18,8 @@ Every config comes from the section ``meta_adaptive`` (:func:`runs`, pure Python
 file calls it when the workflow is parsed).
 """
 
+from ctadam.theory.normdynamics import implicit_decay
+
 # The training comparison: run id suffix -> (figure label, macro name part). The one list.
 VARIANTS = {"adam_ln": ("AdamW + LayerNorm", "AdamLN"),
             "kadam2_none": ("2-Adam, no norm", "TwoAdam"),
@@ -38,7 +40,7 @@ def level_two_betas(train: dict) -> list[float]:
     decay; it is then only a momentum-free 2-Adam baseline.
     """
     lr, wd = train["lr"], train["weight_decay"]
-    return [0.0, (1 - lr * wd) ** 2 if wd > 0 else train["beta2"]]
+    return [0.0, implicit_decay(lr, wd) if wd > 0 else train["beta2"]]
 
 
 def _mlp(s: dict, data: str, norm: str, model: dict, optimizer: dict) -> dict:
