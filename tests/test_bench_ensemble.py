@@ -8,10 +8,12 @@ from ctadam.bench import ensemble
 
 
 def test_record_holds_both_runs_and_the_same_work(tmp_path):
-    out = tmp_path / "ensemble.json"
+    out, tex = tmp_path / "ensemble.json", tmp_path / "numbers.tex"
     ensemble.main(["--out", str(out), "--members", "3", "--steps", "2", "--rounds", "1",
-                   "--batch", "4"])
+                   "--batch", "4", "--macros", str(tex)])
     record = json.loads(out.read_text())
+    speedup = f"{record['results']['k1']['speedup']:.1f}"
+    assert rf"\newcommand{{\BenchEnsembleSpeedupKOne}}{{{speedup}}}" in tex.read_text()
     assert record["members"] == 3 and set(record["results"]) == set(ensemble.CONFIGS)
     for result in record["results"].values():
         assert result["speedup"] == result["sequential_s"] / result["stacked_s"]

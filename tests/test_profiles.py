@@ -13,6 +13,8 @@ PROFILES = ("smoke", "quick", "gpu", "full")
 # Mappings keyed by data (a task name), not by setting: a profile may run fewer tasks, but
 # every task that two profiles both run has the same keys in both.
 DATA_KEYED = "tasks"
+# Keyword arguments of the task's architecture, whose keys follow the arch a profile picks.
+ARCH_KEYWORDS = "model"
 
 
 def key_tree(node, prefix=""):
@@ -23,7 +25,8 @@ def key_tree(node, prefix=""):
     for key, value in node.items():
         path = f"{prefix}{key}"
         paths.add(path)
-        paths |= key_tree(value, path + ".")
+        if key != ARCH_KEYWORDS:
+            paths |= key_tree(value, path + ".")
     return paths
 
 

@@ -25,7 +25,7 @@ import torch
 
 from ctadam.checks import check_int
 from ctadam.ensemble import member_losses, seeded_mlps, stack
-from ctadam.io import write_json_atomic
+from ctadam.io import write_json_atomic, write_macros
 from ctadam.optim import KAdam
 
 # The configurations timed: Adam (k = 1) and the paper's theory setting of 2-Adam.
@@ -111,6 +111,16 @@ def measure(members: int, steps: int, batch: int, rounds: int, threads: int,
                         "gpu": torch.cuda.get_device_name() if device == "cuda" else None}}
 
 
+def macros(record: dict) -> dict[str, str]:
+    """The paper's numbers: members, steps and each configuration's stacked speed-up."""
+    names = {"k1": "KOne", "k2_theory": "KTwoTheory"}
+    out = {"BenchEnsembleMembers": str(record["members"]),
+           "BenchEnsembleSteps": str(record["steps"])}
+    for key, result in record["results"].items():
+        out[f"BenchEnsembleSpeedup{names[key]}"] = f"{result['speedup']:.1f}"
+    return out
+
+
 def _member_order(model) -> list:
     """A plain MLP's Linear weights then biases: the order of a StackedMLP's parameters."""
     linears = [m for m in model.layers if isinstance(m, torch.nn.Linear)]
@@ -128,10 +138,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds (median reported)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--macros", help="also write the speed-ups as paper macros here")
     args = parser.parse_args(argv)
     record = measure(args.members, args.steps, args.batch, args.rounds, args.threads,
                      args.device)
     write_json_atomic(args.out, record)
+    if args.macros:
+        write_macros(args.macros, macros(record), "python -m ctadam.bench.ensemble")
     for name, r in record["results"].items():
         print(f"{name}: sequential {r['sequential_s']:.3f} s, stacked {r['stacked_s']:.3f} s, "
               f"stacked/sequential throughput {r['speedup']:.1f}x "

@@ -29,6 +29,27 @@ rule bench_optimizer:
         " --threads 1 {params.compile_flag} > {log} 2>&1"
 
 
+# Seeds as a batch dimension: a stacked ensemble of MLPs under one KAdam step against the
+# same members trained one after another (python -m ctadam.bench.ensemble).
+rule bench_ensemble:
+    output:
+        record="data/bench/ensemble.json",
+        macros="paper/generated/numbers_bench_ensemble.tex",
+    params:
+        members=config["bench"]["ensemble"]["members"],
+        steps=config["bench"]["ensemble"]["steps"],
+        rounds=config["bench"]["ensemble"]["rounds"],
+    log:
+        "logs/bench_ensemble/bench_ensemble.log",
+    benchmark:
+        "benchmarks/bench_ensemble/bench_ensemble.tsv"
+    threads: ALL_CORES
+    shell:
+        "{PY} ctadam.bench.ensemble --out {output.record} --macros {output.macros}"
+        " --members {params.members} --steps {params.steps} --rounds {params.rounds}"
+        " --threads 1 > {log} 2>&1"
+
+
 rule bench_publish:
     input:
         "data/bench/optimizer.json",
@@ -83,6 +104,7 @@ rule bench_figure:
 
 
 ALL_TARGETS += [
+    "paper/generated/numbers_bench_ensemble.tex",
     "figures/bench.pdf",
     "figures/bench.png",
     "paper/generated/numbers_bench.tex",
