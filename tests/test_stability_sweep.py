@@ -1,4 +1,4 @@
-"""Tests of the (beta1, beta2) sweep: configs, aggregation, the hard bound check, the figure."""
+"""Tests of family stability_sweep: configs, summary, the hard bound check, publish, figure."""
 
 import json
 import math
@@ -8,8 +8,10 @@ import pytest
 from conftest import write_fake_mnist1d
 
 from ctadam import io
-from ctadam.experiments import shards, sweep
-from ctadam.experiments.shards import shard_of
+from ctadam.experiments import measures, protocol
+from ctadam.experiments import stability_sweep as ssw
+from ctadam.experiments.stability_sweep import summary as sws
+from ctadam.experiments.stability_sweep import tables as swt
 from ctadam.plots import stability_sweep
 from ctadam.theory.stability import bound_n
 from ctadam.train import run
@@ -46,8 +48,8 @@ def grid_records(violate=False):
 
 
 def test_run_ids_and_dedup():
-    assert sweep.run_id(0.9, 0.7, 1e-16) == "b1_0.9_b2_0.7_e1e-16"
-    configs = sweep.run_configs(SWEEP, "d.npz")
+    assert ssw.run_id(0.9, 0.7, 1e-16) == "b1_0.9_b2_0.7_e1e-16"
+    configs = ssw.runs(SWEEP, {"mnist1d": "d.npz"})
     assert len(configs) == 4 + 2  # the panel's eps=1e-16 runs are grid runs
     cfg = configs["b1_0.9_b2_0.7_e1e-08"]
     assert cfg["optimizer"] == {"name": "adam", "lr": 0.01, "betas": [0.9, 0.7], "eps": 1e-8}
@@ -57,12 +59,12 @@ def test_run_ids_and_dedup():
 def test_max_growth_rate_uses_finite_prefix():
     steps = list(range(0, 200, 10))
     norms = [math.exp(0.05 * s) for s in steps[:15]] + [math.inf] * 5
-    assert sweep.max_growth_rate(steps, norms, 5) == pytest.approx(0.05, rel=1e-9)
-    assert math.isnan(sweep.max_growth_rate([1, 2], [1.0, 2.0], 5))
+    assert measures.max_growth_rate(steps, norms, 5) == pytest.approx(0.05, rel=1e-9)
+    assert math.isnan(measures.max_growth_rate([1, 2], [1.0, 2.0], 5))
 
 
 def test_aggregate_labels_and_agreement():
-    summary = sweep.aggregate(grid_records(), 1e-16, 1e-6)
+    summary = sws.aggregate(grid_records(), 1e-16, 1e-6)
     assert summary["grid_cells"] == 4 and summary["agree"] == 4
     assert summary["confusion"]["theory_unstable_measured_unstable"] == 1
     run = next(r for r in summary["runs"] if r["id"] == "b1_0.9_b2_0.7_e1e-16")
@@ -79,7 +81,7 @@ def test_aggregate_labels_and_agreement():
     # an outside cell measured stable lowers the agreement
     recs = grid_records()
     recs[3] = fake_record(0.9, 0.7)
-    summary = sweep.aggregate(recs, 1e-16, 1e-6)
+    summary = sws.aggregate(recs, 1e-16, 1e-6)
     assert summary["agree"] == 3 and summary["disagreeing"] == ["b1_0.9_b2_0.7_e1e-16"]
 
 
@@ -96,7 +98,7 @@ def sensitivity_records():
 
 
 def test_sensitivity_to_p_max():
-    summary = sweep.aggregate(sensitivity_records(), 1e-16, 1e-6, [8.0, 1.0, 4.0])
+    summary = sws.aggregate(sensitivity_records(), 1e-16, 1e-6, [8.0, 1.0, 4.0])
     rows = {r["p_max"]: r for r in summary["sensitivity"]}
     assert list(rows) == [1.0, 2.0, 4.0, 8.0]  # sorted; the rule's own p_max is added
     # (inside stable, inside unstable, outside stable, outside unstable) per p_max
@@ -110,7 +112,7 @@ def test_sensitivity_to_p_max():
         assert rows[p_max]["agreement"] == pytest.approx((counts[0] + counts[3]) / 4)
     # the rule's row is the label recorded by the runs' monitors
     assert rows[2.0]["confusion"] == summary["confusion"] and rows[2.0]["agree"] == summary["agree"]
-    m = sweep.macros(summary, {**SWEEP, "beta1s": [0.5, 0.9], "beta2s": [0.2, 0.7, 0.99],
+    m = swt.macros(summary, {**SWEEP, "beta1s": [0.5, 0.9], "beta2s": [0.2, 0.7, 0.99],
                                "eps_panel": {"beta1": 0.9, "beta2s": [0.7, 0.99], "eps": [1e-16]}})
     assert m["SweepSensPmaxList"] == "1, 2, 4, 8"
     assert (m["SweepSensAgreementMin"], m["SweepSensAgreementMax"]) == ("50", "75")
@@ -118,7 +120,7 @@ def test_sensitivity_to_p_max():
             m["SweepSensOutsideStableLow"], m["SweepSensAgreementLow"]) == ("1", "1", "1", "50")
     assert (m["SweepSensPmaxHigh"], m["SweepSensInsideUnstableHigh"],
             m["SweepSensOutsideStableHigh"], m["SweepSensAgreementHigh"]) == ("8", "0", "2", "50")
-    tex = sweep.table(summary, 2.0)
+    tex = swt.table(summary, 2.0)
     assert "2 (rule) & 1 & 1 & 1 & 1 & 50\\,\\% \\\\" in tex
     assert "4 & 2 & 0 & 1 & 1 & 75\\,\\%" in tex and tex.count("(rule)") == 1
 
@@ -128,70 +130,72 @@ def test_sensitivity_checks_replay_and_thresholds():
     recs[3]["monitor"]["flagged_at"] = 12  # not the step the rule flags
     with pytest.raises(ValueError, match="replaying the monitor rule flags step 9, but the "
                                          "record's monitor flagged 12"):
-        sweep.aggregate(recs, 1e-16, 1e-6)
+        sws.aggregate(recs, 1e-16, 1e-6)
     with pytest.raises(ValueError, match=r"p_max must be in \(0, inf\)"):
-        sweep.aggregate(sensitivity_records(), 1e-16, 1e-6, [0.0])
+        sws.aggregate(sensitivity_records(), 1e-16, 1e-6, [0.0])
     # a diverged run is unstable at every threshold
     recs = sensitivity_records()
     recs[1]["status"] = "diverged"
-    summary = sweep.aggregate(recs, 1e-16, 1e-6, [1e3])
+    summary = sws.aggregate(recs, 1e-16, 1e-6, [1e3])
     assert all(r["confusion"]["theory_unstable_measured_stable"] <= 1
                for r in summary["sensitivity"])
     assert summary["sensitivity"][-1]["confusion"]["theory_unstable_measured_unstable"] == 1
 
 
+def write_records(directory, records):
+    for i, rec in enumerate(records):
+        io.write_json_atomic(directory / f"r{i}.json", rec)
+    return str(directory)
+
+
 def test_bound_violation_fails_loudly(tmp_path, capsys):
-    with pytest.raises(sweep.BoundViolation, match="b1_0.9_b2_0.99_e1e-16"):
-        sweep.aggregate(grid_records(violate=True), 1e-16, 1e-6)
-    for i, rec in enumerate(grid_records(violate=True)):
-        io.write_json_atomic(tmp_path / "shard0" / f"r{i}.json", rec)
-    settings = str(io.write_json_atomic(tmp_path / "sweep.json", SWEEP))
-    args = ["aggregate", "--shards", str(tmp_path / "shard0"), "--settings", settings,
-            "--out", str(tmp_path / "s.json"), "--macros", str(tmp_path / "m.tex"),
-            "--table", str(tmp_path / "t.tex"), "--eps-table", str(tmp_path / "e.tex")]
-    assert sweep.main(args) == 1
-    assert "HARD PROPERTY VIOLATED" in capsys.readouterr().err
+    with pytest.raises(measures.BoundViolation, match="b1_0.9_b2_0.99_e1e-16"):
+        sws.aggregate(grid_records(violate=True), 1e-16, 1e-6)
+    records = write_records(tmp_path / "shard0", grid_records(violate=True))
+    section = str(io.write_json_atomic(tmp_path / "section.json", SWEEP))
+    args = ["summary", "stability_sweep", "--section", section, "--records", records,
+            "--out", str(tmp_path / "s.json")]
+    assert protocol.main(args) == 2
+    assert "hard property violated" in capsys.readouterr().err
     assert not (tmp_path / "s.json").exists()
-    with pytest.raises(ValueError, match="no records"):
-        sweep.read_shards([str(tmp_path / "empty")])
+    with pytest.raises(ValueError, match="at least one record"):
+        ssw.summarize({}, SWEEP)
 
 
 def test_cli_writes_summary_macros_table_and_figure(tmp_path):
-    for i, rec in enumerate(grid_records()):  # two shard directories
-        io.write_json_atomic(tmp_path / f"shard{i % 2}" / f"r{i}.json", rec)
-    settings = str(io.write_json_atomic(tmp_path / "sweep.json", SWEEP))
+    recs = grid_records()  # two shard directories
+    dirs = [write_records(tmp_path / "shard0", recs[0::2]),
+            write_records(tmp_path / "shard1", recs[1::2])]
+    # the two directories must not share a file name (run id)
+    for path in sorted((tmp_path / "shard1").glob("*.json")):
+        path.rename(path.with_name(f"s1_{path.name}"))
+    section = str(io.write_json_atomic(tmp_path / "section.json", SWEEP))
     out = tmp_path / "s.json"
-    assert sweep.main(["aggregate", "--shards", str(tmp_path / "shard0"),
-                       str(tmp_path / "shard1"), "--settings", settings,
-                       "--out", str(out), "--macros", str(tmp_path / "m.tex"),
-                       "--table", str(tmp_path / "t.tex"),
-                       "--eps-table", str(tmp_path / "e.tex")]) == 0
+    assert protocol.main(["summary", "stability_sweep", "--section", section,
+                          "--records", *dirs, "--out", str(out)]) == 0
+    assert protocol.main(["publish", "stability_sweep", "--section", section,
+                          "--summary", str(out), "--macros", str(tmp_path / "m.tex"),
+                          "--tables-dir", str(tmp_path)]) == 0
     macros = (tmp_path / "m.tex").read_text()
     assert "\\newcommand{\\SweepAgreement}{100}" in macros
     assert "\\newcommand{\\SweepCells}{4}" in macros
-    assert "\\toprule" in (tmp_path / "t.tex").read_text()
-    assert "2 (rule) & 3 & 0 & 0 & 1 & 100" in (tmp_path / "t.tex").read_text()
+    table = (tmp_path / "stability_sweep_classification.tex").read_text()
+    assert "\\toprule" in table and "2 (rule) & 3 & 0 & 0 & 1 & 100" in table
     assert "\\newcommand{\\SweepSensPmaxList}{1, 2, 4, 8}" in macros
-    eps_tex = (tmp_path / "e.tex").read_text()
+    eps_tex = (tmp_path / "stability_sweep_eps_panel.tex").read_text()
     assert "0.7 (outside)" in eps_tex and "0.99 (inside)" in eps_tex
-    stability_sweep.main(["--summary", str(out), "--settings", settings,
-                          "--out", str(tmp_path / "fig.pdf")])
+    stability_sweep.main(["--summary", str(out), "--out", str(tmp_path / "fig.pdf")])
     assert (tmp_path / "fig.pdf").stat().st_size > 0 and (tmp_path / "fig.png").exists()
 
 
-def test_shards_split_and_batched_records_equal_single_runs(tmp_path, tiny_data):
-    runs = {f"r{i}": i for i in range(7)}
-    parts = [shard_of(runs, 3, k) for k in range(3)]
-    assert sorted(k for p in parts for k in p) == sorted(runs) and list(parts[1]) == ["r1", "r4"]
-    with pytest.raises(ValueError, match=r"index must be in \[0, 3\)"):
-        shard_of(runs, 3, 3)
-    configs = sweep.run_configs({**SWEEP, "steps": 20}, tiny_data)
-    shard = shard_of(configs, 2, 0)
-    path = io.write_json_atomic(tmp_path / "shard.json", shard)
-    assert shards.main(["--shard", str(path), "--out", str(tmp_path / "out"),
-                        "--threads", "1", "--device", "cpu"]) == 0
-    rid = sorted(shard)[-1]
-    alone = run(shard[rid])
+def test_sharded_records_equal_single_runs(tmp_path, tiny_data):
+    configs = ssw.runs({**SWEEP, "steps": 20}, {"mnist1d": tiny_data})
+    shard = protocol.shard_ids(configs, 2)[0]
+    paths = [io.write_json_atomic(tmp_path / "configs" / f"{i}.json", configs[i]) for i in shard]
+    assert protocol.main(["run", "stability_sweep", "--configs", *map(str, paths),
+                          "--out-dir", str(tmp_path / "out"), "--threads", "1"]) == 0
+    rid = shard[-1]
+    alone = run(configs[rid])
     batched = io.read_json(tmp_path / "out" / f"{rid}.json")
     for rec in (alone, batched):
         rec.pop("timing")
@@ -207,7 +211,7 @@ def tiny_data(tmp_path) -> str:
 @pytest.mark.parametrize("beta1, beta2", [(0.9, 0.99), (0.5, 0.3), (0.99, 0.999)])
 def test_real_runs_inside_respect_bound(tiny_data, beta1, beta2):
     """The hard property on real training: max_n max_i |u_n,i| / B_n <= 1 inside the region."""
-    cfg = sweep.train_config({**SWEEP, "steps": 150}, tiny_data, beta1, beta2, 1e-16)
-    summary = sweep.summarize_run(run(cfg))
+    cfg = ssw.train_config({**SWEEP, "steps": 150}, tiny_data, beta1, beta2, 1e-16)
+    summary = sws.summarize_run(run(cfg))
     assert summary["inside"]
     assert 0.99 < summary["max_bound_ratio"] <= 1.0 + 1e-9
