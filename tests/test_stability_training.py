@@ -1,4 +1,4 @@
-"""Tests of the stabtrain family: run configs, measurement, summaries, the hard check, figures."""
+"""Tests of family stability_training: configs, measurement, summary, the hard check, figures."""
 
 import math
 import subprocess
@@ -9,18 +9,18 @@ import pytest
 from conftest import write_fake_shakespeare
 
 from ctadam import io
-from ctadam.experiments import stabtrain as stt
-from ctadam.experiments import stabtrain_growth, stabtrain_speed, stabtrain_summary
-from ctadam.experiments.stabtrain_measure import (
-    boundary_interval,
-    max_window_slope,
-    measure_run,
-    window_slope,
-)
+from ctadam.experiments import protocol
+from ctadam.experiments import stability_training as fam
+from ctadam.experiments.measures import max_window_slope, window_slope
+from ctadam.experiments.stability_training import configs as stt
+from ctadam.experiments.stability_training import growth as stabtrain_growth
+from ctadam.experiments.stability_training import speed as stabtrain_speed
+from ctadam.experiments.stability_training.measure import boundary_interval, measure_run
 from ctadam.plots import generalization_speed, growth_slope, region_noise, stability_band
 from ctadam.theory import region, stability
 from ctadam.train import run
 
+DATA = {"mnist1d": "data/mnist1d/mnist1d.npz", "shakespeare": "data/shakespeare/shakespeare.npz"}
 TASKS = {"mnist1d": {"lr": 0.01, "n_train": 50, "hidden": [8], "eval_samples": 50},
          "shakespeare": {"lr": 0.01, "n_train": 4, "block_size": 8, "n_layer": 1, "n_head": 1,
                          "n_embd": 8, "eval_samples": 8}}
@@ -39,8 +39,8 @@ ST = {"shards": 1, "eps": 1e-16, "dtype": "float64", "log_every": 10, "diverge_n
 
 
 def test_rule_modules_import_without_torch_or_numpy():
-    code = ("import sys; import ctadam.experiments.stabtrain, ctadam.experiments.shards, "
-            "ctadam.experiments.sweep, ctadam.io; "
+    code = ("import sys; import ctadam.experiments.stability_training, "
+            "ctadam.experiments.stability_sweep, ctadam.experiments.protocol, ctadam.io; "
             "assert not {'torch', 'numpy'} & set(sys.modules), sorted(sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -71,23 +71,29 @@ def test_band_fractions_and_speed_points():
 
 
 def test_run_configs_of_each_experiment():
-    growth = stt.runs(ST, "growth")
+    growth = stt.RUNS["growth"](ST, DATA)
     assert len(growth) == 12 and growth["shakespeare_k003"]["model"]["block_size"] == 8
-    band = stt.runs(ST, "band")
+    band = stt.RUNS["band"](ST, DATA)
     assert len(band) == 2 * 3 * 3
     cfg = band["mnist1d_g0.5_f0.5_s2"]
     assert cfg["optimizer"]["betas"] == [0.5, pytest.approx(0.25 + 0.5 / 12)]
     assert cfg["seed"] == 2 and cfg["batch_size"] is None and cfg["optimizer"]["eps"] == 1e-16
-    noise = stt.runs(ST, "noise")
+    noise = stt.RUNS["noise"](ST, DATA)
     assert len(noise) == 4 * 2 * 2  # batch full, batch 16, wd 0.1, wd 1 (wd 0 is batch full)
     assert noise["wd1_f0.5_s0"]["optimizer"]["name"] == "adamw"
     assert noise["wd1_f0.5_s0"]["optimizer"]["weight_decay"] == 1.0
     assert noise["batch16_f-0.5_s1"]["batch_size"] == 16
-    speed = stt.runs(ST, "speed")
+    speed = stt.RUNS["speed"](ST, DATA)
     assert len(speed) == 8 and speed["k00_s1"]["eval_every"] == 10
     assert speed["k00_s1"]["n_train"] == 8 and speed["k00_s1"]["model"]["block_size"] == 6
-    with pytest.raises(ValueError, match="experiment must be one of"):
-        stt.runs(ST, "nope")
+    every = fam.runs(ST, DATA)
+    assert len(every) == len(growth) + len(band) + len(noise) + len(speed)
+    assert every["band_mnist1d_g0.5_f0.5_s2"] == cfg and cfg["data"] == DATA["mnist1d"]
+    assert set(fam.split({k: {} for k in every})["speed"]) == set(speed)
+    with pytest.raises(ValueError, match="'nope_x': the id must start with one of"):
+        fam.split({"nope_x": {}})
+    with pytest.raises(ValueError, match=r"no run of the experiments \['band', 'noise', 'speed'\]"):
+        fam.split({"growth_x": {}})
 
 
 def fake_record(b1, b2, u_max, status="ok", seed=0, test_loss=None, task="mnist1d"):
@@ -152,16 +158,21 @@ def test_speed_steps_and_bootstrap_rank_correlation():
     assert math.isnan(rho) and math.isnan(lo) and math.isnan(hi)
 
 
-def write_fake_shards(tmp_path, exp, violate=False):
-    """Fake records of every run of ``exp`` in ST: growth at max(rho, 0), bounded inside."""
+def write_fake_records(tmp_path, violate=False):
+    """Fake records of every run in ST: growth at max(rho, 0), bounded inside.
+
+    With ``violate``, the first run of the band experiment inside the exact region exceeds B_n.
+    """
     n = np.arange(1, 41)
-    shard = tmp_path / exp / "shard0"
-    for k, (rid, cfg) in enumerate(sorted(stt.runs(ST, exp).items())):
+    shard = tmp_path / "shard0"
+    runs = fam.runs(ST, DATA)
+    for k, rid in enumerate(sorted(runs)):
+        cfg = runs[rid]
         b1, b2 = cfg["optimizer"]["betas"]
         rho = max(float(stability.growth_rate(b1, b2)), 0.0)
         u = 0.5 * np.exp(rho * n) if rho > 0 else 0.5 + 0 * n
         u[0] = 1.0
-        if violate and rho == 0:
+        if violate and rho == 0 and rid.startswith("band_"):
             u[5] = 2 * float(stability.bound_n(b1, b2, 6))
             violate = False
         losses = [3.0 - 0.01 * k - 0.1 * (b2 > 0.99), 2.5, 2.4 - 0.001 * k]
@@ -171,20 +182,28 @@ def write_fake_shards(tmp_path, exp, violate=False):
     return shard
 
 
+@pytest.fixture
+def published(tmp_path):
+    """The protocol's summary and publish steps on fake records of every experiment."""
+    shard = write_fake_records(tmp_path)
+    section = str(io.write_json_atomic(tmp_path / "section.json", ST))
+    out = tmp_path / "s.json"
+    assert protocol.main(["summary", "stability_training", "--section", section,
+                          "--records", str(shard), "--out", str(out)]) == 0
+    assert protocol.main(["publish", "stability_training", "--section", section,
+                          "--summary", str(out), "--macros", str(tmp_path / "m.tex"),
+                          "--tables-dir", str(tmp_path)]) == 0
+    return tmp_path
+
+
 @pytest.mark.parametrize("exp, module", [("growth", growth_slope), ("band", stability_band),
                                          ("noise", region_noise),
                                          ("speed", generalization_speed)])
-def test_summary_cli_macros_table_and_figure(tmp_path, exp, module):
-    shard = write_fake_shards(tmp_path, exp)
-    settings = io.write_json_atomic(tmp_path / "st.json", ST)
-    out = tmp_path / "s.json"
-    args = [exp, "--shards", str(shard), "--settings", str(settings), "--out", str(out),
-            "--macros", str(tmp_path / "m.tex"), "--table", str(tmp_path / "t.tex")]
-    assert stabtrain_summary.main(args) == 0
-    summary = io.read_json(out)
+def test_summary_publish_and_figure(published, exp, module):
+    summary = io.read_json(published / "s.json")[exp]
     assert summary["bound"]["runs"] > 0 and summary["bound"]["max_ratio"] == pytest.approx(1.0)
-    assert "\\toprule" in (tmp_path / "t.tex").read_text()
-    macros = (tmp_path / "m.tex").read_text()
+    assert "\\toprule" in (published / f"stability_training_{exp}.tex").read_text()
+    macros = (published / "m.tex").read_text()
     assert f"\\Stab{exp.capitalize()}InsideRuns" in macros
     if exp == "growth":  # the fake slopes are exactly the exact rate
         for measure in ("end", "max"):
@@ -201,25 +220,24 @@ def test_summary_cli_macros_table_and_figure(tmp_path, exp, module):
         assert "\\newcommand{\\StabBandSensOutsideGrowing}{3, 0}" in macros  # factors 2, 100
     if exp == "noise":
         assert "\\newcommand{\\StabNoiseMoved}{0}" in macros
-    module.main(["--summary", str(out), "--out", str(tmp_path / "fig.pdf")])
-    assert (tmp_path / "fig.pdf").stat().st_size > 0 and (tmp_path / "fig.png").exists()
+    module.main(["--summary", str(published / "s.json"), "--out", str(published / "fig.pdf")])
+    assert (published / "fig.pdf").stat().st_size > 0 and (published / "fig.png").exists()
 
 
 def test_summary_fails_loudly_on_a_bound_violation(tmp_path, capsys):
-    shard = write_fake_shards(tmp_path, "band", violate=True)
-    settings = io.write_json_atomic(tmp_path / "st.json", ST)
-    args = ["band", "--shards", str(shard), "--settings", str(settings), "--out",
-            str(tmp_path / "s.json"), "--macros", str(tmp_path / "m.tex"),
-            "--table", str(tmp_path / "t.tex")]
-    assert stabtrain_summary.main(args) == 1
-    assert "HARD PROPERTY VIOLATED" in capsys.readouterr().err
+    shard = write_fake_records(tmp_path, violate=True)
+    section = io.write_json_atomic(tmp_path / "section.json", ST)
+    args = ["summary", "stability_training", "--section", str(section), "--records", str(shard),
+            "--out", str(tmp_path / "s.json")]
+    assert protocol.main(args) == 2
+    assert "hard property violated" in capsys.readouterr().err
     assert not (tmp_path / "s.json").exists()
 
 
 def test_real_transformer_run_in_the_band_respects_the_bound(tmp_path):
     """Real full-batch training (random stand-in corpus) in the band: |u_n| <= B_n holds."""
     data = write_fake_shakespeare(tmp_path / "s.npz", vocab=12)
-    cfg = stt.train_config(ST, "shakespeare", 0.5, stt.band_beta2(0.5, 0.5), 0, 25)
+    cfg = stt.train_config(ST, DATA, "shakespeare", 0.5, stt.band_beta2(0.5, 0.5), 0, 25)
     r = measure_run("x", run({**cfg, "data": str(data)}), 10, 2.0)
     assert r["band"] and r["inside"] and math.isfinite(r["slope"])
     assert 0.99 < r["max_bound_ratio"] <= 1.0 + 1e-9

@@ -1,19 +1,19 @@
 r"""Does gradient noise or weight decay move the measured boundary? (MNIST-1D)
 
-Conditions (:func:`ctadam.experiments.stabtrain.noise_conditions`): full batch and
+Conditions (:func:`ctadam.experiments.stability_training.configs.noise_conditions`): full batch and
 minibatches at no weight decay, and AdamW weight decays at full batch, each on the same band
 fractions at one gamma and the same seeds. Per condition: the growing seeds per fraction and
 the measured boundary interval in f
-(:func:`~ctadam.experiments.stabtrain_measure.boundary_interval`), next to the exact (f = 0)
-and paper (f = 1) boundaries; the boundary again for each factor of ``measure.sensitivity`` in place
-of ``measure.growth_factor`` (relabelled from the records).
+(:func:`~ctadam.experiments.stability_training.measure.boundary_interval`), next to the
+exact (f = 0) and paper (f = 1) boundaries; the boundary again for each factor of
+``measure.sensitivity`` in place of ``measure.growth_factor`` (relabelled from the records).
 """
 
-from ctadam.experiments.stabtrain import noise_conditions
-from ctadam.experiments.stabtrain_measure import (
+from ctadam.experiments.measures import is_growing
+from ctadam.experiments.stability_training.configs import noise_conditions
+from ctadam.experiments.stability_training.measure import (
     boundary_interval,
     fmt_interval,
-    is_growing,
     strip_eval,
 )
 

@@ -1,7 +1,7 @@
 r"""The paper's Fig. 2b reproduced: measured growth of ln ||u_n||_inf along the normal to C = 0.
 
-Per task, each point's slope (:mod:`ctadam.experiments.stabtrain_measure`: least squares over
-the window ending at the run's last step) against both predictions, the paper's
+Per task, each point's slope (:mod:`ctadam.experiments.stability_training.measure`: least
+squares over the window ending at the run's last step) against both predictions, the paper's
 :math:`|C|/2` and the exact :math:`\max(\rho, 0)`. Agreement of one prediction, over the
 points where it is positive: the ratios slope / prediction (median, min, max) and the
 least-squares gain :math:`a` of slope :math:`\approx a \cdot` prediction through the origin
@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from ctadam import io
-from ctadam.experiments.stabtrain_measure import strip_eval
+from ctadam.experiments.stability_training.measure import strip_eval
 
 PREDICTIONS = {"paper": "paper_rate", "exact": "exact_rate"}
 

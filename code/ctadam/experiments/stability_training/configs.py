@@ -8,7 +8,7 @@ second-moment decay = torch ``beta2``); code and config keys PyTorch's. The pape
 :math:`f = (\beta - \gamma^2) / (\gamma/(2-\gamma) - \gamma^2)` is 0 on the exact boundary and
 1 on the paper's.
 
-Experiments (each a section of the workflow config ``stabtrain``):
+Experiments (each a subsection of the workflow config ``stability_training``):
 
 * ``growth`` (the paper's Fig. 2b): ``points`` points on the normal to :math:`C = 0` through
   :math:`(\gamma_0, \gamma_0/(2-\gamma_0))`, the :math:`C = 0` point included, one seed each;
@@ -26,9 +26,6 @@ file calls it at parse time.
 """
 
 import math
-
-DATA = {"mnist1d": "data/mnist1d/mnist1d.npz", "shakespeare": "data/shakespeare/shakespeare.npz"}
-EXPERIMENTS = ("growth", "band", "noise", "speed")
 
 
 def paper_beta2(beta1: float) -> float:
@@ -86,9 +83,10 @@ def speed_beta2s(beta1: float, beta2_max: float, points: int) -> list[float]:
     return [1.0 / (1.0 + 2.0 * r1 - c_max * k / points) for k in range(1, points + 1)]
 
 
-def train_config(st: dict, task: str, beta1: float, beta2: float, seed: int, steps: int,
-                 batch_size=None, weight_decay: float = 0.0, eval_every=None) -> dict:
-    """The :mod:`ctadam.train` config of one run on ``task`` (a key of ``st["tasks"]``)."""
+def train_config(st: dict, data: dict, task: str, beta1: float, beta2: float, seed: int,
+                 steps: int, batch_size=None, weight_decay: float = 0.0, eval_every=None) -> dict:
+    """The :mod:`ctadam.train` config of one run on ``task`` (a key of ``st["tasks"]``); ``data``
+    maps each task to its dataset file."""
     t = st["tasks"][task]
     if task == "mnist1d":
         arch, model = "mlp", {"hidden": list(t["hidden"])}
@@ -99,7 +97,7 @@ def train_config(st: dict, task: str, beta1: float, beta2: float, seed: int, ste
            "betas": [beta1, beta2], "eps": st["eps"]}
     if weight_decay:
         opt["weight_decay"] = weight_decay
-    return {"task": task, "data": DATA[task], "arch": arch, "norm": "none", "model": model,
+    return {"task": task, "data": data[task], "arch": arch, "norm": "none", "model": model,
             "optimizer": opt, "steps": steps, "batch_size": batch_size, "dtype": st["dtype"],
             "seed": seed, "n_train": t["n_train"], "eval_samples": t["eval_samples"],
             "log_every": st["log_every"], "eval_every": eval_every,
@@ -110,19 +108,19 @@ def _key(x: float) -> str:
     return f"{x:.6g}"
 
 
-def growth_runs(st: dict) -> dict[str, dict]:
+def growth_runs(st: dict, data: dict) -> dict[str, dict]:
     """Run id ``<task>_k<index>`` -> config, for every task and point on the normal."""
     g = st["growth"]
     pts = normal_points(g["beta1"], g["points"], g["half_length"])
-    return {f"{task}_k{k:03d}": train_config(st, task, b1, b2, g["seed"], g["steps"])
+    return {f"{task}_k{k:03d}": train_config(st, data, task, b1, b2, g["seed"], g["steps"])
             for task in g["tasks"] for k, (b1, b2) in enumerate(pts)}
 
 
-def band_runs(st: dict) -> dict[str, dict]:
+def band_runs(st: dict, data: dict) -> dict[str, dict]:
     """Run id ``<task>_g<beta1>_f<fraction>_s<seed>`` -> config."""
     b = st["band"]
     return {f"{task}_g{_key(b1)}_f{_key(f)}_s{s}":
-            train_config(st, task, b1, band_beta2(b1, f), s, b["steps"])
+            train_config(st, data, task, b1, band_beta2(b1, f), s, b["steps"])
             for task in b["tasks"] for b1 in b["beta1s"] for f in b["fractions"]
             for s in b["seeds"]}
 
@@ -136,16 +134,16 @@ def noise_conditions(noise: dict) -> list[dict]:
     return conds
 
 
-def noise_runs(st: dict) -> dict[str, dict]:
+def noise_runs(st: dict, data: dict) -> dict[str, dict]:
     """Run id ``<condition>_f<fraction>_s<seed>`` -> config (MNIST-1D)."""
     n = st["noise"]
     return {f"{c['name']}_f{_key(f)}_s{s}":
-            train_config(st, "mnist1d", n["beta1"], band_beta2(n["beta1"], f), s, n["steps"],
-                         c["batch_size"], c["weight_decay"])
+            train_config(st, data, "mnist1d", n["beta1"], band_beta2(n["beta1"], f), s,
+                         n["steps"], c["batch_size"], c["weight_decay"])
             for c in noise_conditions(n) for f in n["fractions"] for s in n["seeds"]}
 
 
-def speed_runs(st: dict) -> dict[str, dict]:
+def speed_runs(st: dict, data: dict) -> dict[str, dict]:
     """Run id ``k<index>_s<seed>`` -> config (Shakespeare, evaluated every eval_every).
 
     The speed section's ``n_train`` and ``block_size`` replace the task's (more training text,
@@ -156,16 +154,10 @@ def speed_runs(st: dict) -> dict[str, dict]:
                    "block_size": sp["block_size"]}
     st = {**st, "tasks": {**st["tasks"], "shakespeare": shakespeare}}
     beta2s = speed_beta2s(sp["beta1"], sp["beta2_max"], sp["points"])
-    return {f"k{k:02d}_s{s}": train_config(st, "shakespeare", sp["beta1"], b2, s, sp["steps"],
-                                           eval_every=sp["eval_every"])
+    return {f"k{k:02d}_s{s}": train_config(st, data, "shakespeare", sp["beta1"], b2, s,
+                                           sp["steps"], eval_every=sp["eval_every"])
             for k, b2 in enumerate(beta2s) for s in sp["seeds"]}
 
 
+# The run builders of the experiments, in the order the family lists them.
 RUNS = {"growth": growth_runs, "band": band_runs, "noise": noise_runs, "speed": speed_runs}
-
-
-def runs(st: dict, experiment: str) -> dict[str, dict]:
-    """All run configs of ``experiment`` (one of :data:`EXPERIMENTS`) by run id."""
-    if experiment not in RUNS:
-        raise ValueError(f"experiment must be one of {EXPERIMENTS}, got {experiment!r}")
-    return RUNS[experiment](st)

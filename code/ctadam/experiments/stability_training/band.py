@@ -5,14 +5,14 @@ analysis: bounded; the paper: growth at :math:`|C|/2`); f < 0 is outside both re
 inside both. Per task and gamma: the bounded and growing counts in each of the three zones
 and the measured boundary interval in f; and the zone counts of all tasks again for each factor
 of ``measure.sensitivity`` in place of ``measure.growth_factor`` (no retraining)
-(:func:`~ctadam.experiments.stabtrain_measure.boundary_interval`).
+(:func:`~ctadam.experiments.stability_training.measure.boundary_interval`).
 """
 
-from ctadam.experiments.stabtrain_growth import TASK_MACRO, TASK_NAME
-from ctadam.experiments.stabtrain_measure import (
+from ctadam.experiments.measures import is_growing
+from ctadam.experiments.stability_training.growth import TASK_MACRO, TASK_NAME
+from ctadam.experiments.stability_training.measure import (
     boundary_interval,
     fmt_interval,
-    is_growing,
     strip_eval,
 )
 

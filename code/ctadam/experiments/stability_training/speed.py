@@ -15,7 +15,7 @@ import math
 import numpy as np
 from scipy.stats import spearmanr
 
-from ctadam.experiments.stabtrain_measure import strip_eval
+from ctadam.experiments.stability_training.measure import strip_eval
 
 
 def steps_to(ev: dict, target: float) -> int | None:

@@ -1,14 +1,16 @@
-r"""What one training run measures about the stable regions, and the shared summary helpers.
+r"""What one training run measures about the stable regions, and the experiments' shared helpers.
 
-Definitions (stated once, used by every experiment of :mod:`ctadam.experiments.stabtrain`):
+Definitions (stated once, used by every experiment of
+:mod:`ctadam.experiments.stability_training`; the slopes and the verdict are computed by
+:mod:`ctadam.experiments.measures`, the one place where "growing" is decided):
 
 * **slope**: the least-squares slope of :math:`\ln \lVert u_n\rVert_\infty` against n over the
   window of ``window`` steps ending at the window's end step, which is the run's last step
   (the paper's step 500 in the ``growth`` experiment) or, for a run that diverged or whose
   update stopped being finite and positive, the last step before that. Fewer than 3 usable
   steps give NaN. A diagnostic beside it, **max slope**: the largest such slope over all
-  windows of the same length starting every ``MAX_SLOPE_STRIDE`` steps (transient growth that
-  has died out by the end).
+  windows of the same length starting every ``measures.MAX_SLOPE_STRIDE`` steps (transient
+  growth that has died out by the end).
 * **growing**: the run diverged, or the fitted growth over the window exceeds a factor
   ``growth_factor``, i.e. ``log_growth = slope * (steps in the window - 1) > ln(growth_factor)``;
   else
@@ -18,7 +20,7 @@ Definitions (stated once, used by every experiment of :mod:`ctadam.experiments.s
   :math:`\max(\rho, 0)`, :math:`\rho = \ln\gamma - \tfrac12\ln\beta`
   (:func:`ctadam.theory.stability.growth_rate`).
 * the hard property: inside the exact region, :math:`\max_n \max_i |u_{n,i}| / B_n \le 1`
-  (+ tolerance), checked by :func:`ctadam.experiments.sweep.check_bound` (eps is tiny, and
+  (+ tolerance), checked by :func:`ctadam.experiments.measures.check_bound` (eps is tiny, and
   :math:`u_n = \hat m_n/(\sqrt{\hat v_n}+\epsilon)` only shrinks with eps).
 * **measured boundary** along a line of band fractions: with a majority vote over seeds per
   fraction, the interval between the largest fraction voted growing and the next fraction
@@ -26,43 +28,11 @@ Definitions (stated once, used by every experiment of :mod:`ctadam.experiments.s
 """
 
 import math
-from pathlib import Path
 
 import numpy as np
 
-from ctadam import io
+from ctadam.experiments.measures import bound_ratios, is_growing, max_window_slope, window_slope
 from ctadam.theory import region, stability
-
-MAX_SLOPE_STRIDE = 10  # steps between the starts of the windows of the max slope
-
-
-def usable_end(u_max: np.ndarray) -> int:
-    """Number of leading entries of ``u_max`` that are finite and positive."""
-    bad = np.flatnonzero(~(np.isfinite(u_max) & (u_max > 0)))
-    return int(bad[0]) if bad.size else int(u_max.size)
-
-
-def window_slope(u_max, window: int) -> tuple[float, int, int]:
-    """(slope, first step, last step) of ln ||u_n||_inf over the last ``window`` usable steps."""
-    u = np.asarray(u_max, dtype=float)
-    end = usable_end(u)
-    start = max(0, end - window)
-    if end - start < 3:
-        return math.nan, start + 1, end
-    n = np.arange(start + 1, end + 1, dtype=float)
-    slope = float(np.polyfit(n, np.log(u[start:end]), 1)[0])
-    return slope, start + 1, end
-
-
-def max_window_slope(u_max, window: int) -> float:
-    """Largest slope of ln ||u_n||_inf over windows of ``window`` usable steps (stride 10)."""
-    u = np.asarray(u_max, dtype=float)
-    end = usable_end(u)
-    if end <= window:
-        return window_slope(u, window)[0]
-    n, y = np.arange(1, end + 1, dtype=float), np.log(u[:end])
-    return float(max(np.polyfit(n[s:s + window], y[s:s + window], 1)[0]
-                     for s in range(0, end - window + 1, MAX_SLOPE_STRIDE)))
 
 
 def band_fraction(beta1: float, beta2: float) -> float:
@@ -80,12 +50,7 @@ def measure_run(run_id: str, record: dict, window: int, growth_factor: float) ->
     diverged = record["status"] != "ok"
     log_growth = slope * (last - first) if math.isfinite(slope) else math.nan
     inside = bool(stability.in_stable_region(b1, b2))
-    ratio = ratio_late = math.nan
-    if inside and u_max.size:
-        bn = stability.bound_n(b1, b2, np.arange(1, u_max.size + 1))
-        ratios = np.where(np.isfinite(u_max), u_max, np.inf) / bn
-        ratio = float(np.max(ratios))
-        ratio_late = float(np.max(ratios[1:])) if u_max.size > 1 else math.nan
+    ratio, ratio_late = bound_ratios(b1, b2, u_max)
     rho = float(stability.growth_rate(b1, b2))
     return {
         "id": run_id, "task": cfg["task"], "beta1": b1, "beta2": b2, "seed": cfg["seed"],
@@ -101,19 +66,6 @@ def measure_run(run_id: str, record: dict, window: int, growth_factor: float) ->
         "max_bound_ratio_after_first": ratio_late,
         "eval": record["eval"],
     }
-
-
-def is_growing(diverged: bool, log_growth: float, growth_factor: float) -> bool:
-    """Diverged, or the fitted log growth over the window above ln(growth_factor)."""
-    return bool(diverged or (math.isfinite(log_growth) and log_growth > math.log(growth_factor)))
-
-
-def read_runs(dirs, window: int, growth_factor: float) -> list[dict]:
-    """:func:`measure_run` of every record ``*.json`` in the shard directories, sorted by id."""
-    paths = sorted((p for d in dirs for p in Path(d).glob("*.json")), key=lambda p: p.stem)
-    if not paths:
-        raise ValueError(f"no records (*.json) in the shard directories {list(dirs)}")
-    return [measure_run(p.stem, io.read_json(p), window, growth_factor) for p in paths]
 
 
 def boundary_interval(cells: list[dict]) -> dict:
