@@ -1,7 +1,7 @@
 r"""The continuous-time models against full-batch Adam/AdamW on a character transformer.
 
-Run step of the ``ode_transformer`` family (paper/sections/continuous_time.tex, Fig. 1):
-config JSON in, record JSON out. The objective is the mean next-character cross-entropy of a
+Runs of family ``continuous_time`` (paper/sections/continuous_time.tex): config in, record
+out. The objective is the mean next-character cross-entropy of a
 tiny :class:`ctadam.models.CharTransformer` (float64) over a fixed, seeded set of training
 windows of the Shakespeare corpus: "full batch" means that this set is the whole objective.
 For each learning rate eta the discrete optimizer runs N = round(T / eta) steps with
@@ -18,11 +18,9 @@ and every model once more with a ten times looser tolerance: ``solver_check[mode
 far that moves the trajectory, relative as in the error measure (it must stay below the errors
 reported for the fitted order to count).
 
-    python -m ctadam.experiments.ode_transformer --config cfg.json --out record.json
+One run of family ``continuous_time`` per optimizer (:func:`run`, the family's ``run_one``).
 """
 
-import argparse
-import json
 import time
 
 import numpy as np
@@ -32,7 +30,6 @@ from torch.nn import functional as F
 
 from ctadam.checks import check_int, check_real, check_unit_interval
 from ctadam.data import load_shakespeare
-from ctadam.io import write_json_atomic
 from ctadam.models import CharTransformer
 from ctadam.theory import continuous
 
@@ -184,17 +181,3 @@ def run(cfg: dict) -> dict:
     return {"config": cfg, "dim": int(obj.theta0.size), "horizon": horizon,
             "picks": picks, "pick_names": [obj.coordinate_name(int(i)) for i in picks],
             "loss0": obj.loss(obj.theta0), "runs": runs, "torch": torch.__version__}
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True, help="run config JSON")
-    parser.add_argument("--out", required=True, help="record JSON to write")
-    args = parser.parse_args(argv)
-    with open(args.config, encoding="utf-8") as handle:
-        cfg = json.load(handle)
-    write_json_atomic(args.out, run(cfg))
-
-
-if __name__ == "__main__":
-    main()

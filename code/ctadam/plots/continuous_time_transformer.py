@@ -1,11 +1,14 @@
-"""Figure ``ode_transformer`` (the paper's Fig. 1, reproduced): 16 random coordinates of the
-character transformer under full-batch Adam and AdamW, with both continuous-time models.
+r"""Figure ``continuous_time_transformer`` (the paper's Fig. 1, reproduced): 16 random
+coordinates of the character transformer under full-batch Adam and AdamW, with both
+continuous-time models.
 
 One panel per coordinate: discrete iterates (markers), first-order model (solid line),
 second-order model (dashed), for Adam and AdamW at the largest learning rate of the summary.
+It tests the models of \cref{eq:ct-models} against the discrete updates of \cref{eq:adam}.
+Drawn by rule ``continuous_time_figure`` from the ``transformer`` part of the family's summary::
 
-    python -m ctadam.plots.ode_transformer --summary data/theory/ode_summary.json \
-        --out figures/ode_transformer.pdf
+    python -m ctadam.plots.continuous_time_transformer --summary S.json \
+        --out figures/continuous_time_transformer.pdf
 """
 
 import numpy as np
@@ -64,7 +67,7 @@ def plot(summary: dict, out: str) -> None:
 
 
 def main(argv=None) -> None:
-    style.summary_main(__doc__, plot, argv)
+    style.summary_main(__doc__, lambda summary, out: plot(summary["transformer"], out), argv)
 
 
 if __name__ == "__main__":

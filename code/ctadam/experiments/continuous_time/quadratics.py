@@ -1,4 +1,4 @@
-"""Global error of the continuous-time models against discrete Adam/AdamW at a fixed horizon.
+r"""Global error of the continuous-time models against discrete Adam/AdamW at a fixed horizon.
 
 For each learning rate eta, discrete Adam runs N = round(T / eta) steps and every model of
 :mod:`ctadam.theory.continuous` (first- and second-order, each rate choice) is integrated to
@@ -9,17 +9,14 @@ the second and the first model at step N, ``gap_predicted`` the norm of (h/2)(F(
 coordinates of every trajectory, and counts the recorded points at which some gradient
 coordinate has changed sign since the start (zero means the smooth regime of the expansion).
 
-    python -m ctadam.theory.ct_error --problem quadratic_valley --beta1 0.9 --beta2 0.99 \
-        --horizon 0.5 --eta-min 1.25e-4 --eta-max 4e-3 --n-etas 6 --out rec.json
+One run of family ``continuous_time`` per problem (:func:`run`, the family's ``run_one``).
 """
 
-import argparse
 import time
 
 import numpy as np
 
 from ctadam.checks import check_int, check_real, check_unit_interval
-from ctadam.io import write_json_atomic
 from ctadam.theory import continuous, problems
 
 CURVE_POINTS = 60
@@ -94,35 +91,22 @@ def measure(problem: str, beta1: float, beta2: float, horizon: float, etas,
             "dim": int(prob.theta0.size)}
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--problem", required=True)
-    parser.add_argument("--beta1", type=float, required=True, help="first-moment decay")
-    parser.add_argument("--beta2", type=float, required=True, help="second-moment decay")
-    parser.add_argument("--horizon", type=float, required=True)
-    parser.add_argument("--eta-min", type=float, required=True)
-    parser.add_argument("--eta-max", type=float, required=True)
-    parser.add_argument("--n-etas", type=int, required=True)
-    parser.add_argument("--weight-decay", type=float, required=True)
-    parser.add_argument("--rtol", type=float, required=True, help="solver relative tolerance")
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    beta1 = check_unit_interval("beta1", args.beta1)
-    beta2 = check_unit_interval("beta2", args.beta2)
-    eta_max = check_real("eta_max", args.eta_max, 0.0, 1.0, low_open=True)
-    eta_min = check_real("eta_min", args.eta_min, 0.0, eta_max, low_open=True)
-    n = check_int("n_etas", args.n_etas, low=2)
-    wd = check_real("weight_decay", args.weight_decay, 0.0, np.inf)
-    horizon = check_real("horizon", args.horizon, 0.0, np.inf, low_open=True)
+def run(config: dict) -> dict:
+    """The record of one quadratic run config (see :func:`ctadam.experiments.continuous_time.runs`):
+    the values checked (``ValueError`` naming the key), ``n_etas`` learning rates log-spaced
+    from ``eta_min`` to ``eta_max``, then :func:`measure`."""
+    beta1 = check_unit_interval("beta1", config["beta1"])
+    beta2 = check_unit_interval("beta2", config["beta2"])
+    eta_max = check_real("eta_max", config["eta_max"], 0.0, 1.0, low_open=True)
+    eta_min = check_real("eta_min", config["eta_min"], 0.0, eta_max, low_open=True)
+    n = check_int("n_etas", config["n_etas"], low=2)
+    wd = check_real("weight_decay", config["weight_decay"], 0.0, np.inf)
+    horizon = check_real("horizon", config["horizon"], 0.0, np.inf, low_open=True)
     etas = np.logspace(np.log10(eta_min), np.log10(eta_max), n)
-    rtol = check_real("rtol", args.rtol, 0.0, 1e-3, low_open=True)
-    record = measure(args.problem, beta1, beta2, horizon, etas, weight_decay=wd, rtol=rtol)
-    write_json_atomic(args.out, record)
+    rtol = check_real("rtol", config["rtol"], 0.0, 1e-3, low_open=True)
+    record = measure(config["problem"], beta1, beta2, horizon, etas, weight_decay=wd, rtol=rtol)
     for model, by_kind in record["order"].items():
         for kind, order in by_kind.items():
-            print(f"{args.problem}: {model}-order model, {kind} rates: fitted order {order:.3f}")
-    print(f"solver check {record['solver_delta']:.1e}")
-
-
-if __name__ == "__main__":
-    main()
+            print(f"{config['problem']}: {model}-order model, {kind} rates: fitted order "
+                  f"{order:.3f}", flush=True)
+    return record

@@ -1,6 +1,7 @@
-r"""Summary of the ``ode_transformer`` records: error curves, errors at the horizon, orders.
+r"""Summary of family ``continuous_time``: the quadratic records and the transformer summary.
 
-The relative trajectory error of a model at recorded step n_k is (eq:ct-traj-error)
+The transformer records (:mod:`.transformer`) give error curves, errors at the horizon and
+orders. The relative trajectory error of a model at recorded step n_k is (\cref{eq:ct-traj-error})
 
     eps(t_k)^2 = sum_{j<=k} ||theta_model(n_j h) - theta_{n_j}||^2
                  / sum_{j<=k} ||theta_{n_j} - theta_0||^2,
@@ -12,14 +13,11 @@ fitted order over eta of eps(T) is reported only where it is well defined: at le
 learning rates, eps(T) increasing with eta, and the solver check below the smallest error;
 otherwise it is NaN.
 
-    python -m ctadam.experiments.ode_summary --records adam.json adamw.json --out summary.json
+:func:`transformer_summary` is the ``transformer`` part of the family's summary.
 """
-
-import argparse
 
 import numpy as np
 
-from ctadam.io import read_json, write_json_atomic
 from ctadam.theory import continuous
 
 
@@ -42,6 +40,7 @@ def well_defined_order(etas, finals, solver_check: float) -> float:
 
 
 def summarize_record(rec: dict) -> dict:
+    """Curves, errors at the horizon, orders and costs of one transformer record."""
     cfg = rec["config"]
     scale = 1.0 - cfg["beta2"]
     curves, finals = [], {}
@@ -79,10 +78,10 @@ def summarize_record(rec: dict) -> dict:
                              + sum(r["seconds_discrete"] for r in rec["runs"]))}
 
 
-def summarize(records: list[dict]) -> dict:
+def transformer_summary(records: list[dict]) -> dict:
     """One summary for all records (one per optimizer), with the shared settings."""
     if not records:
-        raise ValueError("records must hold at least one ode_transformer record, got none")
+        raise ValueError("records must hold at least one transformer record, got none")
     cfg = records[0]["config"]
     shared = {k: cfg[k] for k in ("beta1", "beta2", "eps", "rates", "method", "rtol",
                                   "n_windows", "block_size", "n_layer", "n_head", "n_embd",
@@ -92,16 +91,18 @@ def summarize(records: list[dict]) -> dict:
                            for rec in records}}
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", nargs="+", required=True)
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    summary = summarize([read_json(p) for p in args.records])
-    write_json_atomic(args.out, summary)
-    for name, s in summary["optimizers"].items():
-        print(f"{name}: eps(T) {s['final']}, orders {s['order']}, solver {s['solver_check']}")
+def summarize(records: dict[str, dict], section: dict) -> dict:
+    """``{"quadratics": [record per problem, in the section's order], "transformer": ...}``.
 
+    The quadratic records (:mod:`.quadratics`) are kept whole: the figure and the macros read
+    their orders, errors and curves. Raises ``ValueError`` naming a missing run.
+    """
+    from ctadam.experiments.continuous_time import runs
 
-if __name__ == "__main__":
-    main()
+    expected = runs(section, {"shakespeare": ""})
+    missing = sorted(set(expected) - set(records))
+    if missing:
+        raise ValueError(f"records: runs {missing} of continuous_time are missing")
+    quadratics = [records[i] for i in expected if "problem" in expected[i]]
+    transformer = [records[i] for i in expected if "problem" not in expected[i]]
+    return {"quadratics": quadratics, "transformer": transformer_summary(transformer)}

@@ -1,19 +1,15 @@
-"""LaTeX number macros of the continuous-time family (paper/generated/numbers_ode.tex).
+r"""LaTeX number macros of family ``continuous_time`` (``numbers_continuous_time.tex``).
 
-From the ``ct_error`` records of the quadratics (orders of both models for every rate choice,
-the gap between the models) and the ``ode_summary`` of the transformer runs (errors at the
-horizon, orders where well defined, the p check, solver checks, costs).
-
-    python -m ctadam.theory.ode_numbers --records data/theory/ct_*.json \
-        --summary data/theory/ode_summary.json --out paper/generated/numbers_ode.tex
+From the quadratic records (orders of both models for every rate choice, \cref{eq:ct-global-error};
+the gap between the models, \cref{eq:ct-gap}) and the transformer summary (errors at the
+horizon, \cref{eq:ct-traj-error}, orders where well defined, the p check, solver checks, costs).
 """
 
-import argparse
 import math
 
 import numpy as np
 
-from ctadam.io import latex_sci, read_json, write_macros
+from ctadam.io import latex_sci
 from ctadam.theory import continuous, problems
 
 MIN_ETA_DECADES = 1.5  # each quadratic's learning rates must span at least this many decades
@@ -96,21 +92,3 @@ def summary_macros(summary: dict) -> dict[str, str]:
         out[f"OdeLossStart{word}"] = f"{s['loss_start']:.2f}"
         out[f"OdeLossEnd{word}"] = f"{s['loss_end']:.2f}"
     return out
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", nargs="+", required=True, help="ct_error records")
-    parser.add_argument("--summary", required=True, help="ode_summary JSON")
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    macros = (record_macros([read_json(p) for p in args.records])
-              | summary_macros(read_json(args.summary)))
-    write_macros(args.out, macros,
-                 comment="continuous-time family: python -m ctadam.theory.ode_numbers")
-    for name, value in sorted(macros.items()):
-        print(f"{name} = {value}")
-
-
-if __name__ == "__main__":
-    main()

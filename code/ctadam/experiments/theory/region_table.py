@@ -3,9 +3,10 @@ r"""The side-by-side table of the two stable regions (paper/generated/region_tab
 For each (beta1, beta2) of :data:`POINTS` (PyTorch order = (gamma, beta) in the paper's letters):
 the exact discrete verdict with B_inf inside or rho outside (:mod:`ctadam.theory.stability`),
 the paper's C with its kernel bound or |C|/2 (:mod:`ctadam.theory.region`), and whether the
-pair lies in the band, as a complete tabular environment (\input by paper/sections/theory.tex).
+pair lies in the band, as a complete tabular environment (\input by paper/sections/theory.tex;
+rule ``theory_region_table``). The regions: \cref{eq:region} and \cref{eq:paper-c}.
 
-    python -m ctadam.theory.region_table --out paper/generated/region_table.tex
+    python -m ctadam.experiments.theory.region_table --out paper/generated/region_table.tex
 """
 
 import argparse
@@ -22,7 +23,7 @@ POINTS = [(0.9, 0.999), (0.9, 0.99), (0.9, 0.815), (0.5, 0.3), (0.3, 0.15), (0.5
 
 
 HEAD = "\n".join([
-    "% Generated: python -m ctadam.theory.region_table",
+    "% Generated: python -m ctadam.experiments.theory.region_table",
     r"\begin{tabular}{llllllll}", r"\toprule",
     r"$\gamma$ & $\beta$ & exact & $B_\infty$ or $\rho$ & $C$ & paper & bound or $|C|/2$ & band \\",
     r"\midrule"])

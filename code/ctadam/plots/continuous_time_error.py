@@ -1,12 +1,14 @@
-"""Figure ``ode_error``: relative trajectory error of the continuous-time models against
-full-batch Adam and AdamW on the character transformer, over the whole run.
+r"""Figure ``continuous_time_error``: relative trajectory error of the continuous-time models
+against full-batch Adam and AdamW on the character transformer, over the whole run.
 
-One panel per optimizer: eps(t) (eq:ct-traj-error) against time in units of the second-moment
+One panel per optimizer: eps(t) (\cref{eq:ct-traj-error}) against time in units of the second-moment
 time scale, for every learning rate (colour) and model (line style); the largest learning
 rate is drawn again for every exponent p of the time step h = eta^p (markers).
 
-    python -m ctadam.plots.ode_error --summary data/theory/ode_summary.json \
-        --out figures/ode_error.pdf
+Drawn by rule ``continuous_time_figure`` from the ``transformer`` part of the family's summary::
+
+    python -m ctadam.plots.continuous_time_error --summary S.json \
+        --out figures/continuous_time_error.pdf
 """
 
 import numpy as np
@@ -55,7 +57,7 @@ def plot(summary: dict, out: str) -> None:
 
 
 def main(argv=None) -> None:
-    style.summary_main(__doc__, plot, argv)
+    style.summary_main(__doc__, lambda summary, out: plot(summary["transformer"], out), argv)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
-"""LaTeX number macros of the theory family (paper/generated/numbers_theory.tex).
+r"""LaTeX number macros of the theory family (paper/generated/numbers_theory.tex, rule
+``theory_numbers``).
 
-Stability numbers are computed from :mod:`ctadam.theory.stability`; the continuous-time
-numbers are :mod:`ctadam.theory.ode_numbers`.
+Closed forms only: the bounds :math:`B_\infty` (\cref{eq:bound-inf}) and :math:`B_n`
+(\cref{eq:bound-n}) and the growth rate :math:`\rho` (\cref{eq:growth-rate}) from
+:mod:`ctadam.theory.stability`; the paper's region :math:`C` (\cref{eq:paper-c}) and its
+boundary from :mod:`ctadam.theory.region`.
 
-    python -m ctadam.theory.numbers --out numbers_theory.tex
+    python -m ctadam.experiments.theory.numbers --out numbers_theory.tex
 """
 
 import argparse
@@ -16,14 +19,6 @@ from ctadam.theory import stability as st
 
 PRESET_NAMES = {(0.9, 0.999): "Default", (0.9, 0.95): "NineNinetyfive",
                 (0.9, 0.99): "NineNinetynine", (0.5, 0.999): "Half", (0.95, 0.95): "Equal"}
-
-
-def kernel_lag_mismatch(beta: float, gamma: float) -> float:
-    """Lag of the kernel-rate ODE minus Adam's, gamma part minus beta part (eq:lag-mismatch):
-    f(gamma) - f(beta) with f(x) = 1/(-ln x) - 1/(1-x) + 1/2, in steps."""
-    def f(x):
-        return 1.0 / -np.log(x) - 1.0 / (1.0 - x) + 0.5
-    return float(f(gamma) - f(beta))
 
 
 def _power_of_ten(x: float) -> str:
@@ -90,7 +85,8 @@ def main(argv=None) -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     macros = stability_macros()
-    write_macros(args.out, macros, comment="theory family: python -m ctadam.theory.numbers")
+    write_macros(args.out, macros,
+                 comment="theory family: python -m ctadam.experiments.theory.numbers")
     for name, value in sorted(macros.items()):
         print(f"{name} = {value}")
 
