@@ -7,6 +7,7 @@
 # figure: figures/lr_region.pdf from the summary.
 
 from ctadam.experiments import lr_region
+from ctadam.paths import DATASETS
 
 LR_REGION = config["lr_region"]
 LR_REGION_RUNS = lr_region.runs(LR_REGION, DATASETS)
