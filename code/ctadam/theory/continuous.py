@@ -30,8 +30,9 @@ Rates per step r, a = r_gamma / h and b = r_beta / h (eq:ct-rates), for x = gamm
 The bias correction 1 - e^{-a t} makes mhat = g exactly for a constant gradient; mhat(0) = g,
 vhat(0) = g^2. :func:`integrate` is the one integrator interface of the family: the same call
 serves the numpy test problems (:mod:`ctadam.theory.problems`, stiff solver Radau) and a
-network whose gradient comes from torch (:mod:`ctadam.experiments.ode_transformer`, an explicit
-Runge-Kutta method: no Jacobian to form).
+network whose gradient comes from torch
+(:mod:`ctadam.experiments.continuous_time.transformer`, an explicit Runge-Kutta method: no
+Jacobian to form).
 """
 
 import numpy as np

@@ -20,6 +20,7 @@ PAPER_NUMBERS = sorted(
 PAPER_SECTIONS = [
     "introduction",
     "theory",
+    "lr_region",
     "continuous_time",
     "kadam_optimizer",
     "experiments_overview",
