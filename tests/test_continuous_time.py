@@ -1,13 +1,16 @@
-"""The ode_transformer family on a tiny made-up corpus: run -> summary -> macros -> figures."""
+"""Family continuous_time: the transformer on a tiny made-up corpus, the quadratics, protocol."""
 
-import json
 
 import numpy as np
 import pytest
 
 from ctadam.data import _save_npz
-from ctadam.experiments import ode_summary, ode_transformer
-from ctadam.io import read_json
+from ctadam.experiments import continuous_time, protocol
+from ctadam.experiments.continuous_time import numbers as ode_numbers
+from ctadam.experiments.continuous_time import quadratics
+from ctadam.experiments.continuous_time import summary as ode_summary
+from ctadam.experiments.continuous_time import transformer as ode_transformer
+from ctadam.io import read_json, write_json_atomic
 from ctadam.theory import continuous
 
 
@@ -41,14 +44,14 @@ def test_objective_gradient_is_the_loss_derivative(corpus):
 
 
 def test_run_summary_macros_and_figures(corpus, tmp_path):
-    from ctadam.plots import ode_error
-    from ctadam.plots import ode_transformer as fig1
-    from ctadam.theory import ode_numbers
+    from ctadam.plots import continuous_time_error as fig2
+    from ctadam.plots import continuous_time_transformer as fig1
 
-    cfg_path = tmp_path / "cfg.json"
-    cfg_path.write_text(json.dumps(_config(corpus)))
-    ode_transformer.main(["--config", str(cfg_path), "--out", str(tmp_path / "w.json")])
-    records = [read_json(tmp_path / "w.json")]
+    cfg_path = tmp_path / "configs" / "transformer_adamw.json"
+    write_json_atomic(cfg_path, _config(corpus))
+    assert protocol.main(["run", "continuous_time", "--configs", str(cfg_path), "--out-dir",
+                          str(tmp_path / "shard0"), "--threads", "1"]) == 0
+    records = [read_json(tmp_path / "shard0" / "transformer_adamw.json")]
     rec = records[0]
     assert [r["steps"] for r in rec["runs"]] == [4, 2]
     top = rec["runs"][-1]
@@ -57,17 +60,16 @@ def test_run_summary_macros_and_figures(corpus, tmp_path):
         ("first", 0.5), ("first", 1.0), ("second", 0.5), ("second", 1.0)]
     same = [m for m in top["models"] if m["model"] == "second"]
     np.testing.assert_allclose(same[0]["sq_err"], same[1]["sq_err"], rtol=1e-3, atol=1e-16)
-    summary = ode_summary.summarize(records)
+    summary = ode_summary.transformer_summary(records)
     s = summary["optimizers"]["adamw"]
     assert set(s["final"]) == set(continuous.MODELS)
     assert all(e > 0 for e in s["final"]["first"])
     macros = ode_numbers.summary_macros(summary)
     assert macros["OdeEtaOne"] == "0.0005" and macros["OdeEtaFigure"] == "0.001"
     assert "OdeErrAdamWSecondTwo" in macros and "OdeSolverCheckAdamWFirst" in macros
-    out = tmp_path / "summary.json"
-    ode_summary.main(["--records", str(tmp_path / "w.json"), "--out", str(out)])
+    out = write_json_atomic(tmp_path / "summary.json", {"transformer": summary})
     fig1.main(["--summary", str(out), "--out", str(tmp_path / "f1.pdf")])
-    ode_error.main(["--summary", str(out), "--out", str(tmp_path / "f2.pdf")])
+    fig2.main(["--summary", str(out), "--out", str(tmp_path / "f2.pdf")])
     assert (tmp_path / "f1.png").exists() and (tmp_path / "f2.png").exists()
 
 
@@ -83,3 +85,35 @@ def test_well_defined_order_and_bad_config(corpus):
         ode_transformer.check_config(_config(corpus, method="Radau"))
     with pytest.raises(ValueError, match="^models must be among"):
         ode_transformer.check_config(_config(corpus, models=["third"]))
+
+
+QUADRATIC = {"problem": "quadratic_smooth", "beta1": 0.9, "beta2": 0.99, "horizon": 0.04,
+             "n_etas": 2, "eta_min": 1e-2, "eta_max": 2e-2, "weight_decay": 0.0, "rtol": 1e-12}
+
+
+def test_quadratic_record():
+    rec = continuous_time.run_one(QUADRATIC)
+    assert [r["sign_changes"] for r in rec["runs"]] == [0, 0]
+    assert set(rec["order"]) == set(continuous.MODELS)
+    assert set(rec["order"]["second"]) == set(continuous.RATES)
+    assert all(r["second"]["backward"]["gap"] > 0 for r in rec["runs"])
+    # 1e-2..2e-2 spans 0.3 decades: the numbers step refuses to report orders over it.
+    with pytest.raises(ValueError, match=r"^learning rates of quadratic_smooth must span >= 1.5"):
+        ode_numbers.record_macros([rec])
+    with pytest.raises(ValueError, match="^eta_min must be"):
+        quadratics.run(QUADRATIC | {"eta_min": 0.1, "eta_max": 0.01})
+
+
+def test_runs_and_summary_name_every_run():
+    section = {"beta1": 0.9, "beta2": 0.99, "horizon": 0.04, "n_etas": 2, "shards": 1,
+               "problems": {"quadratic_smooth": {k: QUADRATIC[k] for k in
+                                                 ("eta_min", "eta_max", "weight_decay", "rtol")}},
+               "transformer": {"beta2": 0.9, "weight_decay": 0.5, "etas": [1e-3]}}
+    runs = continuous_time.runs(section, {"shakespeare": "s.npz"})
+    assert list(runs) == ["quadratic_smooth", "transformer_adam", "transformer_adamw"]
+    assert runs["quadratic_smooth"] == QUADRATIC
+    assert runs["transformer_adam"]["weight_decay"] == 0.0
+    assert runs["transformer_adamw"]["weight_decay"] == 0.5
+    assert runs["transformer_adamw"]["data"] == "s.npz" and runs["transformer_adam"]["threads"] == 1
+    with pytest.raises(ValueError, match=r"runs \['transformer_adam', 'transformer_adamw'\]"):
+        continuous_time.summarize({"quadratic_smooth": {}}, section)
