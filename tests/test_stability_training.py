@@ -241,3 +241,12 @@ def test_real_transformer_run_in_the_band_respects_the_bound(tmp_path):
     r = measure_run("x", run({**cfg, "data": str(data)}), 10, 2.0)
     assert r["band"] and r["inside"] and math.isfinite(r["slope"])
     assert 0.99 < r["max_bound_ratio"] <= 1.0 + 1e-9
+
+
+def test_tables_do_not_depend_on_the_summary_json_key_order(published):
+    """publish reads the summary back from JSON (keys sorted); the rows keep the family's order."""
+    records = protocol.read_records([published / "shard0"])
+    summary = fam.summarize(records, ST)
+    replayed = io.read_json(published / "s.json")
+    for exp, module in fam.experiment_modules().items():
+        assert module.table(replayed[exp]) == module.table(summary[exp]), exp

@@ -9,7 +9,7 @@ of ``measure.sensitivity`` in place of ``measure.growth_factor`` (no retraining)
 """
 
 from ctadam.experiments.measures import is_growing
-from ctadam.experiments.stability_training.growth import TASK_MACRO, TASK_NAME
+from ctadam.experiments.stability_training.growth import TASK_MACRO, TASK_NAME, tasks_in_order
 from ctadam.experiments.stability_training.measure import (
     boundary_interval,
     fmt_interval,
@@ -103,8 +103,8 @@ def table(summary: dict) -> str:
              "\\multicolumn{2}{c}{outside $f<0$} & measured boundary \\\\",
              "\\cmidrule(lr){3-4}\\cmidrule(lr){5-6}",
              " & & bounded & growing & bounded & growing & (band fraction $f$) \\\\", "\\midrule"]
-    for task, t in summary["tasks"].items():
-        for b1, row in t["by_beta1"].items():
+    for task, t in tasks_in_order(summary):
+        for b1, row in sorted(t["by_beta1"].items(), key=lambda item: float(item[0])):
             c = row["counts"]
             mark = "" if row["boundary"]["monotone"] else " (not monotone)"
             lines.append(f"{TASK_NAME[task]} & {b1} & "

@@ -57,6 +57,12 @@ TASK_MACRO = {"mnist1d": "Mnist", "shakespeare": "Shakespeare"}
 TASK_NAME = {"mnist1d": "MNIST-1D", "shakespeare": "Shakespeare"}
 
 
+def tasks_in_order(summary: dict) -> list[tuple[str, dict]]:
+    """The summary's tasks in the order of :data:`TASK_NAME` (a summary read back from JSON has
+    its keys sorted, so tables must not follow the key order)."""
+    return [(task, summary["tasks"][task]) for task in TASK_NAME if task in summary["tasks"]]
+
+
 def macros(summary: dict, st: dict) -> dict[str, str]:
     """Prefix ``StabGrowth``: settings and, per task and prediction, the agreement numbers.
 
@@ -92,8 +98,10 @@ def macros(summary: dict, st: dict) -> dict[str, str]:
 
 
 def _rows(t: dict):
-    """(measure, prediction, agreement) of one task, end-window measure first."""
-    return [(m, pred, a) for m in MEASURES for pred, a in t["agreement"][m].items()]
+    """(measure, prediction, agreement) of one task, end-window measure first, then the order
+    of :data:`MEASURES` and :data:`PREDICTIONS` (not the summary's key order: a summary read back
+    from JSON has its keys sorted)."""
+    return [(m, pred, t["agreement"][m][pred]) for m in MEASURES for pred in PREDICTIONS]
 
 
 def _num(x: float, digits: int = 2) -> str:
@@ -109,7 +117,7 @@ def table(summary: dict) -> str:
              "\\midrule"]
     measures = {"end": "last window", "max": "largest window"}
     names = {"paper": "paper $|C|/2$", "exact": "exact $\\max(\\rho,0)$"}
-    for task, t in summary["tasks"].items():
+    for task, t in tasks_in_order(summary):
         for m, pred, a in _rows(t):
             lines.append(f"{TASK_NAME[task]} & {measures[m]} & {names[pred]} & {a['points']} & "
                          f"{_num(a['gain'])}"
