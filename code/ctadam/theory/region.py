@@ -56,7 +56,7 @@ def paper_stable(beta1, beta2) -> np.ndarray:
 
 
 def paper_boundary(beta1) -> np.ndarray:
-    """The paper's boundary C = 0 as beta = gamma / (2 - gamma) (eq:paper-cary)."""
+    """The paper's boundary C = 0 as beta = gamma / (2 - gamma) (eq:paper-boundary)."""
     b1 = st.decay_array("beta1", beta1)
     return b1 / (2.0 - b1)
 
