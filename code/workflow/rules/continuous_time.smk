@@ -110,7 +110,7 @@ rule continuous_time_figure:
     output:
         pdf=report(
             "figures/{figure}.pdf",
-            caption="../../../report/{figure}.rst",
+            caption="../../../report/continuous_time_figure.rst",
             category="Continuous time",
         ),
         png="figures/{figure}.png",
