@@ -1,4 +1,4 @@
-"""The vectorised lr-region experiment: Adam as torch runs it, the criterion, the family shape."""
+"""Family lr_region: the vectorised Adam as torch runs it, the criterion, the protocol steps."""
 
 import json
 
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from ctadam.experiments import lr_region as lr
+from ctadam.experiments import protocol
+from ctadam.experiments.lr_region import simulation as lr
+from ctadam.experiments.lr_region import summary as lrs
 from ctadam.io import read_json
-from ctadam.theory import region_table
-from ctadam.theory.numbers import region_macros
 
 CFG = {"lrs": [1.0, 0.001], "n_beta1": 6, "n_beta2": 5, "beta1_max": 0.99, "beta2_min": 0.01,
        "beta2_max": 0.999, "steps": 60, "dim": 3, "condition": 10.0, "eps": 1e-12, "seed": 0,
@@ -54,16 +54,22 @@ def test_empirical_boundary_ignores_threshold_crossings_inside_the_exact_region(
                        [False, True, True, False]])
     exact = np.array([[False, False, True, True], [False, False, False, True],
                       [False, False, True, True]])
-    assert lr.empirical_boundary(stable, exact, axis) == [0.1, 0.4, 0.2]
+    assert lrs.empirical_boundary(stable, exact, axis) == [0.1, 0.4, 0.2]
 
 
-def test_family_run_summary_numbers(tmp_path):
-    rec_path, sum_path, tex = tmp_path / "r.json", tmp_path / "s.json", tmp_path / "n.tex"
-    cfg_path = tmp_path / "c.json"
+def test_family_run_summary_publish(tmp_path):
+    """The protocol's steps: config file -> record (run_one) -> summary -> macros."""
+    cfg_path, section = tmp_path / "configs" / "lr_region.json", tmp_path / "section.json"
+    cfg_path.parent.mkdir()
     cfg_path.write_text(json.dumps(CFG))
-    lr.main(["run", "--config", str(cfg_path), "--out", str(rec_path)])
-    lr.main(["summary", "--record", str(rec_path), "--out", str(sum_path)])
-    lr.main(["numbers", "--summary", str(sum_path), "--out", str(tex)])
+    section.write_text(json.dumps(CFG))
+    sum_path, tex = tmp_path / "s.json", tmp_path / "n.tex"
+    assert protocol.main(["run", "lr_region", "--configs", str(cfg_path), "--out-dir",
+                          str(tmp_path / "shard0"), "--threads", "1"]) == 0
+    assert protocol.main(["summary", "lr_region", "--section", str(section), "--records",
+                          str(tmp_path / "shard0"), "--out", str(sum_path)]) == 0
+    assert protocol.main(["publish", "lr_region", "--section", str(section), "--summary",
+                          str(sum_path), "--macros", str(tex), "--tables-dir", str(tmp_path)]) == 0
     summary = read_json(sum_path)
     assert summary["n_runs"] == 60 and len(summary["per_lr"]) == 2
     entry = summary["per_lr"][0]
@@ -71,6 +77,14 @@ def test_family_run_summary_numbers(tmp_path):
     assert entry["bound_ok"] and np.shape(entry["log10_peak_u"]) == (6, 5)
     text = tex.read_text()
     assert r"\newcommand{\LrRegionDecades}{3}" in text and "LrRegionStableOutsideSmall" in text
+
+
+def test_summary_needs_exactly_the_one_run():
+    from ctadam.experiments import lr_region
+
+    assert list(lr_region.runs(CFG, {})) == ["lr_region"]
+    with pytest.raises(ValueError, match="exactly the run 'lr_region'"):
+        lr_region.summarize({"other": {}}, CFG)
 
 
 @pytest.mark.parametrize(("change", "message"), [
@@ -84,13 +98,3 @@ def test_family_run_summary_numbers(tmp_path):
 def test_bad_config_is_rejected_by_name(change, message):
     with pytest.raises(ValueError, match=message):
         lr.check_config(CFG | change)
-
-
-def test_region_table_and_macros():
-    band = region_table.row(0.5, 0.3)
-    assert band.startswith("0.5 & 0.3 & stable") and "unstable" in band and band.endswith(r"yes \\")
-    macros = region_macros()
-    assert macros["TheoryKernelBoundDefault"] == "7.47"
-    assert macros["TheoryRmspropBinfThree"] == "31.6"
-    assert macros["TheoryPaperBoundaryHalf"] == "0.333"
-    assert macros["TheoryExactBoundaryHalf"] == "0.250"

@@ -70,3 +70,13 @@ def test_run_one_replaces_the_engine_and_its_records_resume_too(tmp_path):
     assert json.loads(record.read_text())["value"] == 9
     protocol.run_configs([path], tmp_path / "out", lambda c: [], run_one=run_one)
     assert len(calls) == 1
+
+
+def test_read_records_restores_non_finite_floats(tmp_path):
+    """Records store NaN and inf as strings (ctadam.io); the reader gives floats back."""
+    from ctadam.io import write_json_atomic
+
+    write_json_atomic(tmp_path / "r.json", {"u": [1.0, float("inf")], "slope": float("nan")})
+    record = protocol.read_records([tmp_path])["r"]
+    assert record["u"] == [1.0, float("inf")] and record["slope"] != record["slope"]
+    assert protocol.read_json_file(tmp_path / "r.json")["u"][1] == float("inf")

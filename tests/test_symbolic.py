@@ -68,15 +68,17 @@ def test_continuous_bound_and_rate_lags():
 
 
 def test_macros_are_latex_strings(tmp_path):
+    from ctadam.experiments.theory import symbolic
+
     out = tmp_path / "sym.tex"
-    sy.main(["--out", str(out)])
+    symbolic.main(["--out", str(out)])
     text = out.read_text()
     assert r"\newcommand{\TheorySymBinf}" in text
     assert "Piecewise" not in text and "cases" not in text
 
 
 def test_kernel_lag_mismatch_matches_its_expansion():
-    from ctadam.theory.numbers import kernel_lag_mismatch
+    from ctadam.theory.continuous import kernel_lag_mismatch
 
     _, kernel, _, x = sy.rate_lags()
     b, g = 0.99, 0.999

@@ -42,3 +42,6 @@ def test_snakemake_runs_without_torch(torch_blocker, args):
         assert proc.returncode == 0, out[-3000:]
     if args[0] == "--list-rules":
         assert {"normalization_run", "meta_adaptive_run", "paper"} <= set(out.split())
+        assert {f"{family}_{step}" for family in ("stability_sweep", "stability_training",
+                                                  "lr_region", "continuous_time")
+                for step in ("config", "run", "summary", "publish", "figure")} <= set(out.split())

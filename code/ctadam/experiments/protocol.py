@@ -86,10 +86,13 @@ def shard_ids(ids, shards: int) -> list[list[str]]:
 
 
 def read_json_file(path) -> dict:
-    """One JSON file, with a decode error that names the file."""
+    """One JSON file, non-finite floats restored (:func:`ctadam.io.read_json`: records store
+    them as strings), with a decode error that names the file."""
+    from ctadam.io import read_json
+
     path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return read_json(path)
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: not valid JSON ({err})") from err
 

@@ -1,11 +1,13 @@
-"""Figure ``continuous_time``: the two continuous-time models against discrete Adam/AdamW.
+r"""Figure ``continuous_time``: the two continuous-time models against discrete Adam/AdamW.
 
 Top row: loss along the discrete iterates (dots) and along the first-order model (line, the
 paper's rates (1-x)/x) for the smallest and largest eta, one panel per problem. Bottom row:
 global error at the horizon against eta on log-log axes, for every rate choice (colour) and
-model (solid: first order, dashed: second order), with the fitted slopes.
+model (solid: first order, dashed: second order), with the fitted slopes. It tests the models
+of \cref{eq:ct-models} by their global error (\cref{eq:ct-global-error}). Drawn by rule
+``continuous_time_figure`` from the ``quadratics`` part of the family's summary::
 
-    python -m ctadam.plots.continuous_time --records a.json b.json --out figures/continuous_time.pdf
+    python -m ctadam.plots.continuous_time --summary S.json --out figures/continuous_time.pdf
 """
 
 
@@ -23,7 +25,7 @@ MODEL_LINE = {"first": "-", "second": "--"}
 
 
 def draw(records: list[dict]):
-    """Build the figure from ct_error records (one column per record)."""
+    """Build the figure from the quadratic records (one column per record)."""
     style.apply()
     import matplotlib.pyplot as plt
     from matplotlib.ticker import NullFormatter
@@ -70,7 +72,7 @@ def draw(records: list[dict]):
 
 
 def main(argv=None) -> None:
-    style.records_main(__doc__, lambda records, out: style.save(draw(records), out), "records",
+    style.summary_main(__doc__, lambda summary, out: style.save(draw(summary["quadratics"]), out),
                        argv)
 
 

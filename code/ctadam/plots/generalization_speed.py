@@ -1,15 +1,19 @@
 r"""Figure ``generalization_speed``: the paper's Sec. 3.3, steps to a held-out loss against C.
 
-Shakespeare transformer inside the region: each seed's steps to the held-out loss target
-(dots) and the mean +- std per C (line), with Spearman's rank correlation and its bootstrap
-interval in the title. Reads the speed summary only.
+Shakespeare transformer inside the region: each seed's steps to the held-out loss target (dots)
+and the mean +- std per C (line), with Spearman's rank correlation and its bootstrap interval
+in the title. It tests the paper's claim that a larger :math:`C` (\cref{eq:paper-c}) trains
+faster. Drawn by rule ``stability_training_figure`` from the ``speed`` part of the family's
+summary::
 
-Usage: ``python -m ctadam.plots.generalization_speed --summary S.json
---out figures/generalization_speed.pdf``
+    python -m ctadam.plots.generalization_speed --summary S.json \
+        --out figures/generalization_speed.pdf
 """
 
 
 from ctadam.plots import style
+
+EXPERIMENT = "speed"  # the part of the stability_training summary this figure draws
 
 
 def plot(summary: dict, out) -> None:
@@ -34,7 +38,7 @@ def plot(summary: dict, out) -> None:
 
 
 def main(argv=None) -> None:
-    style.summary_main(__doc__, plot, argv)
+    style.summary_main(__doc__, lambda summary, out: plot(summary[EXPERIMENT], out), argv)
 
 
 if __name__ == "__main__":

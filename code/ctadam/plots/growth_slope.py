@@ -1,16 +1,20 @@
 r"""Figure ``growth_slope``: the paper's Fig. 2b, measured slope against both predictions.
 
 Rows: tasks. Columns: the measured slope of :math:`\ln\lVert u_n\rVert_\infty` (window ending
-at the last step) against the paper's :math:`|C|/2` and against the exact
-:math:`\max(\rho, 0)`, with the line slope = prediction; colours mark where each point lies
-(outside both regions, in the band, inside both); hollow grey circles are the diagnostic
-max slope (largest over any window of the run). Reads the growth summary only.
+at the last step) against the paper's :math:`|C|/2` and against the exact :math:`\max(\rho,
+0)`, with the line slope = prediction; colours mark where each point lies (outside both
+regions, in the band, inside both); hollow grey circles are the diagnostic max slope (largest
+over any window of the run). It tests the paper's growth rate :math:`|C|/2`
+(\cref{eq:paper-rates}) against the exact :math:`\max(\rho, 0)` (\cref{eq:growth-rate}). Drawn
+by rule ``stability_training_figure`` from the ``growth`` part of the family's summary::
 
-Usage: ``python -m ctadam.plots.growth_slope --summary S.json --out figures/growth_slope.pdf``
+    python -m ctadam.plots.growth_slope --summary S.json --out figures/growth_slope.pdf
 """
 
 
 from ctadam.plots import style
+
+EXPERIMENT = "growth"  # the part of the stability_training summary this figure draws
 
 ZONE_STYLE = {"outside both": ("tab:red", "o"), "band": ("tab:orange", "s"),
               "inside both": ("tab:blue", "^")}
@@ -58,7 +62,7 @@ def plot(summary: dict, out) -> None:
 
 
 def main(argv=None) -> None:
-    style.summary_main(__doc__, plot, argv)
+    style.summary_main(__doc__, lambda summary, out: plot(summary[EXPERIMENT], out), argv)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Figure ``lr_region``: the empirical stable region on a quadratic at each learning rate.
+r"""Figure ``lr_region``: the empirical stable region on a quadratic at each learning rate.
 
 Reads the summary of :mod:`ctadam.experiments.lr_region` only. One panel per learning rate:
 log10 of the peak update max_n ||u_n||_inf over the (gamma, beta) grid (paper letters: gamma =
@@ -6,7 +6,9 @@ torch beta1 on the horizontal axis, beta = torch beta2 vertically), the exact bo
 beta = gamma^2, the paper's C = 0 and the empirical boundary of the stated criterion (top of
 the unstable runs outside the exact region). Last
 panel: the share of grid points outside the exact region that are empirically stable, against
-the learning rate, for every threshold and for the parameter-growth criterion.
+the learning rate, for every threshold and for the parameter-growth criterion. It tests the
+exact region :math:`\beta > \gamma^2` (\cref{eq:region}) against the paper's :math:`C > 0`
+(\cref{eq:paper-c}) across learning rates. Drawn by rule ``lr_region_figure``::
 
     python -m ctadam.plots.lr_region --summary S.json --out figures/lr_region.pdf
 """

@@ -2,13 +2,17 @@ r"""Figure ``region_noise``: does gradient noise or weight decay move the measur
 
 Fraction of seeds measured growing against the band fraction f (0: exact boundary, 1: the
 paper's) at one gamma on MNIST-1D, one line per condition (full batch, minibatches, AdamW
-weight decays). Reads the noise summary only.
+weight decays). It tests whether the exact boundary (\cref{eq:region}) still holds under
+gradient noise and weight decay. Drawn by rule ``stability_training_figure`` from the ``noise``
+part of the family's summary::
 
-Usage: ``python -m ctadam.plots.region_noise --summary S.json --out figures/region_noise.pdf``
+    python -m ctadam.plots.region_noise --summary S.json --out figures/region_noise.pdf
 """
 
 
 from ctadam.plots import style
+
+EXPERIMENT = "noise"  # the part of the stability_training summary this figure draws
 
 
 def label(c: dict) -> str:
@@ -38,7 +42,7 @@ def plot(summary: dict, out) -> None:
 
 
 def main(argv=None) -> None:
-    style.summary_main(__doc__, plot, argv)
+    style.summary_main(__doc__, lambda summary, out: plot(summary[EXPERIMENT], out), argv)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,19 @@
 r"""Figure ``stability_band``: which boundary training follows.
 
-One panel per task: each cell at (gamma, band fraction f) coloured by the fraction of its
-seeds measured growing; f = 0 is the exact boundary :math:`\beta = \gamma^2`, f = 1 the paper's
-:math:`\beta = \gamma/(2-\gamma)`; the band lies between. Reads the band summary only.
+One panel per task: each cell at (gamma, band fraction f) coloured by the fraction of its seeds
+measured growing; f = 0 is the exact boundary :math:`\beta = \gamma^2`, f = 1 the paper's
+:math:`\beta = \gamma/(2-\gamma)`; the band lies between. It tests which boundary holds: the
+exact one (\cref{eq:region}) or the paper's (\cref{eq:paper-boundary}). Drawn by rule
+``stability_training_figure`` from the ``band`` part of the family's summary::
 
-Usage: ``python -m ctadam.plots.stability_band --summary S.json --out figures/stability_band.pdf``
+    python -m ctadam.plots.stability_band --summary S.json --out figures/stability_band.pdf
 """
 
 
 from ctadam.plots import style
 from ctadam.plots.growth_slope import TASK_NAME
+
+EXPERIMENT = "band"  # the part of the stability_training summary this figure draws
 
 
 def plot(summary: dict, out) -> None:
@@ -39,7 +43,7 @@ def plot(summary: dict, out) -> None:
 
 
 def main(argv=None) -> None:
-    style.summary_main(__doc__, plot, argv)
+    style.summary_main(__doc__, lambda summary, out: plot(summary[EXPERIMENT], out), argv)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ gamma/(2-gamma)) and markers at common presets. Middle: the same two boundaries 
 with the band between them shaded (exact analysis: bounded; paper's C: growth). Right: the
 exact finite-n bound B_n (eq:bound-n) for the presets and the boundary pair
 stability.BOUNDARY_EXAMPLE: flat inside the region, sqrt(n) on the boundary, exp(rho n)
-outside (rho is given only there).
+outside (rho is given only there). Drawn by rule ``theory_figure`` from closed forms only.
 
     python -m ctadam.plots.stability_region --grid 400 --out figures/stability_region.pdf
 """

@@ -10,17 +10,19 @@ and marks on the cells measured unstable; (c) :math:`r_{\max}` against the predi
 rate :math:`\rho`; (d) the largest update coordinate of each run inside the region against
 :math:`B_\infty`; (e) the eps panel: max RMS update along one row of the grid for several eps.
 
-Usage: ``python -m ctadam.plots.stability_sweep --summary S.json --settings sweep.json
---out figures/stability_sweep.pdf`` (``--settings``: the workflow's ``sweep`` section, JSON)
+It tests the exact region :math:`\gamma^2 < \beta` (\cref{eq:region}), the growth rate
+:math:`\rho` outside it (\cref{eq:growth-rate}) and the bound :math:`B_\infty` inside it
+(\cref{eq:bound-inf}). Drawn by rule ``stability_sweep_figure`` from the family's summary
+(grid axes and eps panel included)::
+
+    python -m ctadam.plots.stability_sweep --summary S.json --out figures/stability_sweep.pdf
 """
 
-import argparse
 import math
 
 import numpy as np
 from matplotlib import colors
 
-from ctadam import io
 from ctadam.plots import style
 
 
@@ -68,13 +70,13 @@ def _heatmap(ax, fig, values, runs, beta1s, beta2s, label, norm=None):
     ax.set_ylim(-0.5, len(beta1s) - 0.5)
 
 
-def plot(summary: dict, sweep_cfg: dict, out) -> None:
+def plot(summary: dict, out) -> None:
     style.apply()
     import matplotlib.pyplot as plt
 
     runs = summary["runs"]
     grid = [r for r in runs if r["eps"] == summary["grid_eps"]]
-    beta1s, beta2s = sweep_cfg["beta1s"], sweep_cfg["beta2s"]
+    beta1s, beta2s = summary["beta1s"], summary["beta2s"]
     fig = plt.figure(figsize=(style.FULL_WIDTH, 6.6), layout="constrained")
     top, bottom = fig.subfigures(2, 1, height_ratios=[1.15, 1.0])
     ax_a, ax_b = top.subplots(1, 2)
@@ -117,7 +119,7 @@ def plot(summary: dict, sweep_cfg: dict, out) -> None:
              + f"(max ratio {summary['bound']['max_ratio']:.3f})")
     ax_d.legend(frameon=False)
 
-    panel = sweep_cfg["eps_panel"]
+    panel = summary["eps_panel"]
     for k, eps in enumerate(panel["eps"]):
         pts = sorted((r["beta2"], r["peak_update_rms"]) for r in runs
                      if r["beta1"] == panel["beta1"] and r["eps"] == eps
@@ -132,15 +134,9 @@ def plot(summary: dict, sweep_cfg: dict, out) -> None:
     style.save(fig, out)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ctadam.plots.stability_sweep")
-    parser.add_argument("--summary", required=True)
-    parser.add_argument("--settings", required=True, help="the sweep section (JSON file)")
-    parser.add_argument("--out", required=True, help="PDF path (a PNG is written beside it)")
-    args = parser.parse_args(argv)
-    plot(io.read_json(args.summary), io.read_json(args.settings), args.out)
-    return 0
+def main(argv=None) -> None:
+    style.summary_main(__doc__, plot, argv)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

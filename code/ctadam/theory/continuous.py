@@ -3,7 +3,7 @@ r"""Continuous-time models of Adam and AdamW, and the discrete algorithm they ap
 Paper letters: gamma = first-moment decay (torch ``beta1``), beta = second-moment decay (torch
 ``beta2``); the code takes the torch names. Time is t = n h with time step h = eta^p (p a free
 exponent, paper/sections/continuous_time.tex). Per coordinate the state (theta, mhat, vhat)
-follows (eq:ct-first, eq:ct-hat)
+follows (eq:ct-hat, eq:ct-models)
 
     d mhat/dt = A(t) (g(theta) - mhat),      d vhat/dt = B(t) (g(theta)^2 - vhat),
     A(t) = a / (1 - e^{-a t}),               B(t) = b / (1 - e^{-b t}),
@@ -30,8 +30,9 @@ Rates per step r, a = r_gamma / h and b = r_beta / h (eq:ct-rates), for x = gamm
 The bias correction 1 - e^{-a t} makes mhat = g exactly for a constant gradient; mhat(0) = g,
 vhat(0) = g^2. :func:`integrate` is the one integrator interface of the family: the same call
 serves the numpy test problems (:mod:`ctadam.theory.problems`, stiff solver Radau) and a
-network whose gradient comes from torch (:mod:`ctadam.experiments.ode_transformer`, an explicit
-Runge-Kutta method: no Jacobian to form).
+network whose gradient comes from torch
+(:mod:`ctadam.experiments.continuous_time.transformer`, an explicit Runge-Kutta method: no
+Jacobian to form).
 """
 
 import numpy as np
@@ -175,3 +176,11 @@ def fit_order(etas, errors) -> float:
     if etas.size < 2 or np.any(errors <= 0):
         raise ValueError("fit_order needs >= 2 positive errors")
     return float(np.polyfit(np.log(etas), np.log(errors), 1)[0])
+
+
+def kernel_lag_mismatch(beta: float, gamma: float) -> float:
+    """Lag of the kernel-rate ODE minus Adam's, gamma part minus beta part (the kernel column
+    of eq:ct-lag): f(gamma) - f(beta) with f(x) = 1/(-ln x) - 1/(1-x) + 1/2, in steps."""
+    def f(x):
+        return 1.0 / -np.log(x) - 1.0 / (1.0 - x) + 0.5
+    return float(f(gamma) - f(beta))

@@ -48,7 +48,8 @@ def get(name: str) -> Problem:
     that no gradient coordinate changes sign before the horizon; ``quadratic_valley``: the same
     quadratic started at 1.5 per coordinate, so that gradient coordinates reach their valleys
     g_i = 0 and change sign from about t = 0.3 on (t = n eta).
-    (A network, where the gradient comes from torch, is :mod:`ctadam.experiments.ode_transformer`.)
+    (A network, where the gradient comes from torch, is
+    :mod:`ctadam.experiments.continuous_time.transformer`.)
     """
     makers = {
         "quadratic_smooth": lambda: quadratic(scale=10.0),

@@ -8,7 +8,7 @@ Each EMA written in backward-difference form, x (m_n - m_{n-1}) = (1-x)(g_n - m_
 Adam's ``m_n = x m_{n-1} + (1-x) g_n``; read as ``dm/dn = r (g - m)`` it has the per-step rate
 ``r(x) = (1-x)/x`` (eq:paper-rates). With r_1 = r(gamma), r_2 = r(beta) and kernels
 ``m = r_1 int e^{-r_1 s} g``, ``v = r_2 int e^{-r_2 s} g^2``, Cauchy-Schwarz gives
-(eq:paper-bound)
+(eq:paper-c)
 
     |m / sqrt(v)| <= r_1 / sqrt(r_2 C),   C = 2 r_1 - r_2 = 2(1-gamma)/gamma - (1-beta)/beta,
 
@@ -68,7 +68,7 @@ def exact_boundary(beta1) -> np.ndarray:
 
 
 def kernel_bound(beta1, beta2) -> np.ndarray:
-    """The paper's kernel bound r_1 / sqrt(r_2 C) where C > 0, inf elsewhere (eq:paper-bound).
+    """The paper's kernel bound r_1 / sqrt(r_2 C) where C > 0, inf elsewhere (eq:paper-c).
 
     It is :func:`ctadam.theory.stability.bound_continuous` at the rates r = (1-x)/x; inf also
     at gamma = 0 (r_1 = inf) and NaN-free everywhere.

@@ -24,8 +24,8 @@ is ``B_inf = (1-gamma) / sqrt((1-beta)(1-r))`` (eq:bound-inf); on the boundary r
 u_n = sign(g_n) and B_n = 1) and as inf when beta = 0 < gamma (unbounded from n = 2 on).
 Everything is computed in logarithms so that n up to CHECKED_MAX_STEPS and r up to
 CHECKED_MAX_RATIO neither overflow nor produce NaN (the tests check this range, and the paper
-quotes it through ctadam.theory.numbers); :func:`log_bound_n` is the exact value when ``B_n``
-itself exceeds the float range (where :func:`bound_n` returns inf).
+quotes it through ctadam.experiments.theory.numbers); :func:`log_bound_n` is the exact value
+when ``B_n`` itself exceeds the float range (where :func:`bound_n` returns inf).
 
 All functions broadcast over numpy arrays of beta1, beta2 and n. The paper's own
 continuous-time region (its C) is :mod:`ctadam.theory.region`.

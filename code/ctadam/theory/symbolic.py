@@ -19,17 +19,14 @@ than stating it:
 * :func:`update_first_order`: the series of mhat/sqrt(vhat) in eta (eq:u-expansion).
 * :func:`bound_continuous`: the kernel version by ``sympy.integrate`` (eq:bound-continuous).
 * :func:`rate_lags`: the lag of the ODE's EMA minus the discrete one for both rate choices,
-  expanded at decay -> 1 (eq:lag-mismatch): what sets the order of the continuous model.
+  expanded at decay -> 1 (eq:ct-lag): what sets the order of the continuous model.
 
-``python -m ctadam.theory.symbolic --out paper/generated/theory_symbolic.tex`` writes every
-result as a LaTeX macro for paper/sections/theory.tex.
+:mod:`ctadam.experiments.theory.symbolic` (rule ``theory_symbolic``) writes every result as a
+LaTeX macro for paper/sections/theory.tex.
 """
 
-import argparse
 
 import sympy as sp
-
-from ctadam.io import write_macros
 
 # Python names are PyTorch's; the symbols print as the paper's letters (gamma = first moment).
 beta1, beta2 = sp.symbols("gamma beta", positive=True)
@@ -106,7 +103,7 @@ def paper_c():
 
 
 def paper_bound():
-    """The kernel bound a / sqrt(b (2a - b)) at the paper's rates (eq:paper-bound)."""
+    """The kernel bound a / sqrt(b (2a - b)) at the paper's rates (eq:paper-c)."""
     r, x = paper_rate()
     return bound_continuous().subs({a: r.subs(x, beta1), b: r.subs(x, beta2)})
 
@@ -212,17 +209,3 @@ def macros() -> dict[str, str]:
         "TheorySymLagKernel": lat(kernel.subs(x, beta1)),
         "TheorySymLagMatched": lat(matched),
     }
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Write the sympy derivations as LaTeX macros.")
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    result = macros()
-    write_macros(args.out, result, comment="sympy derivations: python -m ctadam.theory.symbolic")
-    for name, value in result.items():
-        print(f"{name}: {value}")
-
-
-if __name__ == "__main__":
-    main()

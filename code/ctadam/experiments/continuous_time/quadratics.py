@@ -1,0 +1,112 @@
+r"""Global error of the continuous-time models against discrete Adam/AdamW at a fixed horizon.
+
+For each learning rate eta, discrete Adam runs N = round(T / eta) steps and every model of
+:mod:`ctadam.theory.continuous` (first- and second-order, each rate choice) is integrated to
+step N (time N h, h = eta^p); the error is |theta_model(N h) - theta_N| (eq:ct-global-error),
+and its fitted slope against log eta is the measured order. ``gap`` is the distance between
+the second and the first model at step N, ``gap_predicted`` the norm of (h/2)(F(0) - F(T))
+(eq:ct-gap) from the first model. The record also keeps loss curves, the first two
+coordinates of every trajectory, and counts the recorded points at which some gradient
+coordinate has changed sign since the start (zero means the smooth regime of the expansion).
+
+One run of family ``continuous_time`` per problem (:func:`run`, the family's ``run_one``).
+"""
+
+import time
+
+import numpy as np
+
+from ctadam.checks import check_int, check_real, check_unit_interval
+from ctadam.theory import continuous, problems
+
+CURVE_POINTS = 60
+
+
+def _one_eta(prob, eta, beta1, beta2, horizon, weight_decay, eps, rtol) -> dict:
+    steps = max(1, int(round(horizon / eta)))
+    every = max(1, steps // CURVE_POINTS)
+    start = time.perf_counter()
+    final, path = continuous.discrete_adam(prob.grad, prob.theta0, eta, beta1, beta2, steps,
+                                           eps=eps, weight_decay=weight_decay,
+                                           record_every=every)
+    sign0 = np.sign(prob.grad(prob.theta0))
+    run = {"eta": float(eta), "steps": steps, "times": eta * every * np.arange(len(path)),
+           "discrete_loss": [prob.loss(p) for p in path], "discrete_xy": np.array(path)[:, :2],
+           "sign_changes": int(sum(np.any(np.sign(prob.grad(p)) != sign0) for p in path)),
+           "seconds_discrete": time.perf_counter() - start}
+    marks = every * np.arange(len(path))
+    g0 = prob.grad(prob.theta0)
+    y0 = np.concatenate([prob.theta0, g0, g0 * g0])
+    for model in continuous.MODELS:
+        run[model] = {}
+        for kind in continuous.RATES:
+            start = time.perf_counter()
+            theta_t, sol = continuous.integrate(
+                prob.grad, prob.theta0, eta, beta1, beta2, steps, kind=kind, model=model,
+                eps=eps, weight_decay=weight_decay, eval_steps=marks, rtol=rtol, atol=rtol / 100)
+            ode_path = sol.y[: prob.theta0.size].T
+            entry = {"error": float(np.linalg.norm(theta_t - final)), "theta_T": theta_t,
+                     "loss": [prob.loss(p) for p in ode_path], "xy": ode_path[:, :2],
+                     "times": sol.t, "nfev": int(sol.nfev),
+                     "seconds": time.perf_counter() - start}
+            if model == "first":
+                force = [continuous.first_order_force(y, 1.0, eps, weight_decay)
+                         for y in (y0, sol.y[:, -1])]
+                entry["gap_predicted"] = float(np.linalg.norm(0.5 * eta * (force[0] - force[1])))
+            run[model][kind] = entry
+    for kind in continuous.RATES:
+        run["second"][kind]["gap"] = float(np.linalg.norm(
+            run["second"][kind]["theta_T"] - run["first"][kind]["theta_T"]))
+    return run
+
+
+def measure(problem: str, beta1: float, beta2: float, horizon: float, etas,
+            weight_decay: float = 0.0, eps: float = 0.0, rtol: float = 1e-12) -> dict:
+    """Run the comparison for every eta (p = 1); returns the record (module docstring).
+
+    ``rtol`` is the solver's relative tolerance (atol = rtol / 100). As a check on the solver,
+    the smallest eta is integrated again with 10 rtol; ``solver_delta`` is how far that moves
+    theta(T) (largest over the models and rates), to be compared with the smallest error.
+    """
+    prob = problems.get(problem)
+    runs = [_one_eta(prob, eta, beta1, beta2, horizon, weight_decay, eps, rtol) for eta in etas]
+    etas_arr = np.array([r["eta"] for r in runs])
+    orders = {model: {kind: continuous.fit_order(etas_arr, [r[model][kind]["error"] for r in runs])
+                      for kind in continuous.RATES} for model in continuous.MODELS}
+    gap_order = {kind: continuous.fit_order(etas_arr, [r["second"][kind]["gap"] for r in runs])
+                 for kind in continuous.RATES}
+    smallest = min(runs, key=lambda r: r["eta"])
+    delta = 0.0
+    for model in continuous.MODELS:
+        for kind in continuous.RATES:
+            loose, _ = continuous.integrate(prob.grad, prob.theta0, smallest["eta"], beta1, beta2,
+                                            smallest["steps"], kind=kind, model=model, eps=eps,
+                                            weight_decay=weight_decay, rtol=10 * rtol,
+                                            atol=rtol / 10)
+            delta = max(delta, float(np.linalg.norm(loose - smallest[model][kind]["theta_T"])))
+    return {"problem": problem, "beta1": beta1, "beta2": beta2, "horizon": horizon,
+            "weight_decay": weight_decay, "eps": eps,
+            "optimizer": "AdamW" if weight_decay > 0 else "Adam", "runs": runs, "order": orders,
+            "gap_order": gap_order, "rtol": rtol, "solver_delta": delta,
+            "dim": int(prob.theta0.size)}
+
+
+def run(config: dict) -> dict:
+    """The record of one quadratic run config (see :func:`ctadam.experiments.continuous_time.runs`):
+    the values checked (``ValueError`` naming the key), ``n_etas`` learning rates log-spaced
+    from ``eta_min`` to ``eta_max``, then :func:`measure`."""
+    beta1 = check_unit_interval("beta1", config["beta1"])
+    beta2 = check_unit_interval("beta2", config["beta2"])
+    eta_max = check_real("eta_max", config["eta_max"], 0.0, 1.0, low_open=True)
+    eta_min = check_real("eta_min", config["eta_min"], 0.0, eta_max, low_open=True)
+    n = check_int("n_etas", config["n_etas"], low=2)
+    wd = check_real("weight_decay", config["weight_decay"], 0.0, np.inf)
+    horizon = check_real("horizon", config["horizon"], 0.0, np.inf, low_open=True)
+    etas = np.logspace(np.log10(eta_min), np.log10(eta_max), n)
+    rtol = check_real("rtol", config["rtol"], 0.0, 1e-3, low_open=True)
+    record = measure(config["problem"], beta1, beta2, horizon, etas, weight_decay=wd, rtol=rtol)
+    for model, by_kind in record["order"].items():
+        for kind, order in by_kind.items():
+            print(f"{config['problem']}: {model}-order model, {kind} rates: fitted order "
+                  f"{order:.3f}", flush=True)
+    return record

@@ -1,0 +1,57 @@
+r"""Family ``stability_sweep``: Adam's (gamma, beta) stability sweep against the exact region.
+
+In the paper's letters gamma is the first-moment decay (torch ``beta1``) and beta the
+second-moment decay (torch ``beta2``); config keys and summary fields use the torch names.
+Every cell of a (beta1, beta2) grid is one full-batch training run of :mod:`ctadam.train`
+(float64, a tiny eps so that eps does not mask the instability); an eps panel repeats one row
+(one beta1) of the grid at larger eps. A run is identified by :func:`run_id` of its
+(beta1, beta2, eps), so panel runs at the grid's eps are the grid's own runs. The theory: the
+region :math:`\gamma^2 < \beta` (\cref{eq:region}), the bound :math:`B_n` inside it
+(\cref{eq:bound-n}) and the growth rate :math:`\rho` outside it (\cref{eq:growth-rate}).
+
+The protocol (:mod:`ctadam.experiments.protocol`): :func:`runs` (torch- and numpy-free, the
+rule file calls it at parse time), :func:`trackers` (none: the engine's per-step update
+statistics and monitor suffice), :func:`~.summary.summarize` (the per-run numbers, the
+agreement with theory and the hard bound check, :mod:`.summary`) and
+:func:`~.tables.publish` (macros ``Sweep*`` and the tables :data:`TABLES`, :mod:`.tables`).
+The verdicts themselves come from :mod:`ctadam.experiments.measures`.
+"""
+
+from ctadam.experiments.stability_sweep.summary import summarize
+from ctadam.experiments.stability_sweep.tables import TABLES, publish
+
+__all__ = ["TABLES", "publish", "run_id", "runs", "summarize", "train_config", "trackers"]
+
+
+def run_id(beta1: float, beta2: float, eps: float) -> str:
+    """File-name-safe id of one run, e.g. ``b1_0.9_b2_0.7_e1e-16`` (torch beta1, beta2)."""
+    return f"b1_{beta1:.6g}_b2_{beta2:.6g}_e{eps:.3g}"
+
+
+def train_config(section: dict, data: str, beta1: float, beta2: float, eps: float) -> dict:
+    """The :mod:`ctadam.train` config of one sweep cell (``data``: the MNIST-1D file)."""
+    return {
+        "task": "mnist1d", "data": data, "arch": "mlp", "norm": "none",
+        "model": {"hidden": list(section["hidden"])},
+        "optimizer": {"name": "adam", "lr": section["lr"], "betas": [beta1, beta2], "eps": eps},
+        "steps": section["steps"], "batch_size": None, "dtype": section["dtype"],
+        "seed": section["seed"], "n_train": section["n_train"],
+        "log_every": section["log_every"], "diverge_norm": section["diverge_norm"],
+        "monitor": dict(section["monitor"]),
+    }
+
+
+def runs(section: dict, data: dict) -> dict[str, dict]:
+    """All runs of the sweep (grid and eps panel, deduplicated) by run id.
+
+    ``data`` maps each task to its dataset file (:data:`ctadam.paths.DATASETS`).
+    """
+    cells = [(b1, b2, section["eps"]) for b1 in section["beta1s"] for b2 in section["beta2s"]]
+    panel = section["eps_panel"]
+    cells += [(panel["beta1"], b2, e) for e in panel["eps"] for b2 in panel["beta2s"]]
+    return {run_id(*c): train_config(section, data["mnist1d"], *c) for c in cells}
+
+
+def trackers(config: dict) -> list:
+    """No trackers: the record's per-step update statistics and monitor are all it reads."""
+    return []

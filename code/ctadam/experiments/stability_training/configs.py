@@ -1,0 +1,163 @@
+r"""Training against the two stable regions: the run configs of the four experiments.
+
+Letters: docstrings use the paper's (gamma = first-moment decay = torch ``beta1``, beta =
+second-moment decay = torch ``beta2``); code and config keys PyTorch's. The paper's region is
+:math:`C = 2(1-\gamma)/\gamma - (1-\beta)/\beta > 0`, i.e. above :math:`\beta = \gamma/(2-\gamma)`
+(:mod:`ctadam.theory.region`); the exact discrete one is :math:`\beta > \gamma^2`
+(:mod:`ctadam.theory.stability`). Between them lies the *band*. A point's *band fraction*
+:math:`f = (\beta - \gamma^2) / (\gamma/(2-\gamma) - \gamma^2)` is 0 on the exact boundary and
+1 on the paper's.
+
+Experiments (each a subsection of the workflow config ``stability_training``):
+
+* ``growth`` (the paper's Fig. 2b): ``points`` points on the normal to :math:`C = 0` through
+  :math:`(\gamma_0, \gamma_0/(2-\gamma_0))`, the :math:`C = 0` point included, one seed each;
+* ``band``: at each :math:`\gamma` of ``beta1s``, the :math:`\beta` of ``fractions`` (band
+  fractions), each for every seed;
+* ``noise``: one :math:`\gamma`, the same band fractions, under full batch and minibatches
+  (``batch_sizes``, at no weight decay) and under AdamW weight decays (full batch);
+* ``speed`` (the paper's Sec. 3.3): inside the region at one :math:`\gamma`, ``points`` values of
+  :math:`\beta` whose :math:`C` is evenly spaced in :math:`(0, C(\gamma, \beta_{\max})]`,
+  every seed, with held-out evaluations.
+
+Every run is a :mod:`ctadam.train` config (float64, full batch unless said, a tiny eps);
+ids name the experiment's coordinates. This module imports neither torch nor numpy: the rule
+file calls it at parse time.
+"""
+
+import math
+
+
+def paper_beta2(beta1: float) -> float:
+    """The paper's boundary C = 0: beta = gamma / (2 - gamma)."""
+    return beta1 / (2.0 - beta1)
+
+
+def band_beta2(beta1: float, fraction: float) -> float:
+    """beta at band fraction ``fraction``: gamma^2 + f (gamma/(2-gamma) - gamma^2).
+
+    Raises ``ValueError`` if that beta is outside (0, 1).
+    """
+    beta2 = beta1 * beta1 + fraction * (paper_beta2(beta1) - beta1 * beta1)
+    if not 0.0 < beta2 < 1.0:
+        raise ValueError(f"band fraction {fraction} at beta1={beta1} gives beta2={beta2:.4g}, "
+                         "outside (0, 1)")
+    return beta2
+
+
+def paper_c(beta1: float, beta2: float) -> float:
+    """C = 2(1-gamma)/gamma - (1-beta)/beta (pure Python; see ctadam.theory.region)."""
+    return 2.0 * (1.0 - beta1) / beta1 - (1.0 - beta2) / beta2
+
+
+def normal_points(beta1: float, points: int, half_length: float) -> list[tuple[float, float]]:
+    r"""``points`` (gamma, beta) on the normal to C = 0 through (gamma_0, gamma_0/(2-gamma_0)).
+
+    The normal is the gradient of C, :math:`(-2/\gamma^2, 1/\beta^2)`, normalised, so moving
+    along it raises C; the offsets are ``half_length * (k - points//2) / (points//2)`` for
+    k = 0 .. points-1, so offset 0 (the C = 0 point) is included and the side C < 0 gets
+    the extra point when ``points`` is even.
+    """
+    b2 = paper_beta2(beta1)
+    gx, gy = -2.0 / beta1 ** 2, 1.0 / b2 ** 2
+    norm = math.hypot(gx, gy)
+    mid = points // 2
+    out = []
+    for k in range(points):
+        t = half_length * (k - mid) / mid
+        out.append((beta1 + t * gx / norm, b2 + t * gy / norm))
+    for g, b in out:
+        if not (0.0 < g < 1.0 and 0.0 < b < 1.0):
+            raise ValueError(f"half_length={half_length} leaves the unit square at "
+                             f"beta1={g:.4g}, beta2={b:.4g}")
+    return out
+
+
+def speed_beta2s(beta1: float, beta2_max: float, points: int) -> list[float]:
+    """beta for C = C_max k / points, k = 1 .. points, with C_max = C(gamma, beta2_max) > 0."""
+    c_max = paper_c(beta1, beta2_max)
+    if not c_max > 0:
+        raise ValueError(f"beta2_max={beta2_max} must lie inside the paper's region at "
+                         f"beta1={beta1} (C > 0), got C = {c_max:.4g}")
+    r1 = (1.0 - beta1) / beta1
+    return [1.0 / (1.0 + 2.0 * r1 - c_max * k / points) for k in range(1, points + 1)]
+
+
+def train_config(st: dict, data: dict, task: str, beta1: float, beta2: float, seed: int,
+                 steps: int, batch_size=None, weight_decay: float = 0.0, eval_every=None) -> dict:
+    """The :mod:`ctadam.train` config of one run on ``task`` (a key of ``st["tasks"]``); ``data``
+    maps each task to its dataset file."""
+    t = st["tasks"][task]
+    if task == "mnist1d":
+        arch, model = "mlp", {"hidden": list(t["hidden"])}
+    else:
+        arch = "char_transformer"
+        model = {k: t[k] for k in ("block_size", "n_layer", "n_head", "n_embd")}
+    opt = {"name": "adamw" if weight_decay else "adam", "lr": t["lr"],
+           "betas": [beta1, beta2], "eps": st["eps"]}
+    if weight_decay:
+        opt["weight_decay"] = weight_decay
+    return {"task": task, "data": data[task], "arch": arch, "norm": "none", "model": model,
+            "optimizer": opt, "steps": steps, "batch_size": batch_size, "dtype": st["dtype"],
+            "seed": seed, "n_train": t["n_train"], "eval_samples": t["eval_samples"],
+            "log_every": st["log_every"], "eval_every": eval_every,
+            "diverge_norm": st["diverge_norm"]}
+
+
+def _key(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def growth_runs(st: dict, data: dict) -> dict[str, dict]:
+    """Run id ``<task>_k<index>`` -> config, for every task and point on the normal."""
+    g = st["growth"]
+    pts = normal_points(g["beta1"], g["points"], g["half_length"])
+    return {f"{task}_k{k:03d}": train_config(st, data, task, b1, b2, g["seed"], g["steps"])
+            for task in g["tasks"] for k, (b1, b2) in enumerate(pts)}
+
+
+def band_runs(st: dict, data: dict) -> dict[str, dict]:
+    """Run id ``<task>_g<beta1>_f<fraction>_s<seed>`` -> config."""
+    b = st["band"]
+    return {f"{task}_g{_key(b1)}_f{_key(f)}_s{s}":
+            train_config(st, data, task, b1, band_beta2(b1, f), s, b["steps"])
+            for task in b["tasks"] for b1 in b["beta1s"] for f in b["fractions"]
+            for s in b["seeds"]}
+
+
+def noise_conditions(noise: dict) -> list[dict]:
+    """The conditions: each batch size at no weight decay, each weight decay at full batch."""
+    conds = [{"name": f"batch{'full' if bs is None else bs}", "batch_size": bs,
+              "weight_decay": 0.0} for bs in noise["batch_sizes"]]
+    conds += [{"name": f"wd{_key(wd)}", "batch_size": None, "weight_decay": wd}
+              for wd in noise["weight_decays"] if wd != 0.0]
+    return conds
+
+
+def noise_runs(st: dict, data: dict) -> dict[str, dict]:
+    """Run id ``<condition>_f<fraction>_s<seed>`` -> config (MNIST-1D)."""
+    n = st["noise"]
+    return {f"{c['name']}_f{_key(f)}_s{s}":
+            train_config(st, data, "mnist1d", n["beta1"], band_beta2(n["beta1"], f), s,
+                         n["steps"], c["batch_size"], c["weight_decay"])
+            for c in noise_conditions(n) for f in n["fractions"] for s in n["seeds"]}
+
+
+def speed_runs(st: dict, data: dict) -> dict[str, dict]:
+    """Run id ``k<index>_s<seed>`` -> config (Shakespeare, evaluated every eval_every).
+
+    The speed section's ``n_train`` and ``block_size`` replace the task's (more training text,
+    so that the held-out loss does not bottom out within a few evaluations).
+    """
+    sp = st["speed"]
+    shakespeare = {**st["tasks"]["shakespeare"], "n_train": sp["n_train"],
+                   "block_size": sp["block_size"]}
+    st = {**st, "tasks": {**st["tasks"], "shakespeare": shakespeare}}
+    beta2s = speed_beta2s(sp["beta1"], sp["beta2_max"], sp["points"])
+    return {f"k{k:02d}_s{s}": train_config(st, data, "shakespeare", sp["beta1"], b2, s,
+                                           sp["steps"], eval_every=sp["eval_every"])
+            for k, b2 in enumerate(beta2s) for s in sp["seeds"]}
+
+
+# The run builders of the experiments, in the order the family lists them.
+RUNS = {"growth": growth_runs, "band": band_runs, "noise": noise_runs, "speed": speed_runs}

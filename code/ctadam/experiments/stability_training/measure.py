@@ -1,0 +1,105 @@
+r"""What one training run measures about the stable regions, and the experiments' shared helpers.
+
+Definitions (stated once, used by every experiment of
+:mod:`ctadam.experiments.stability_training`; the slopes and the verdict are computed by
+:mod:`ctadam.experiments.measures`, the one place where "growing" is decided):
+
+* **slope**: the least-squares slope of :math:`\ln \lVert u_n\rVert_\infty` against n over the
+  window of ``window`` steps ending at the window's end step, which is the run's last step
+  (the paper's step 500 in the ``growth`` experiment) or, for a run that diverged or whose
+  update stopped being finite and positive, the last step before that. Fewer than 3 usable
+  steps give NaN. A diagnostic beside it, **max slope**: the largest such slope over all
+  windows of the same length starting every ``measures.MAX_SLOPE_STRIDE`` steps (transient
+  growth that has died out by the end).
+* **growing**: the run diverged, or the fitted growth over the window exceeds a factor
+  ``growth_factor``, i.e. ``log_growth = slope * (steps in the window - 1) > ln(growth_factor)``;
+  else
+  **bounded**. The threshold is fixed in the profile before any run and not tuned.
+* predictions: the paper's :math:`|C|/2` where :math:`C < 0`, else 0
+  (:func:`ctadam.theory.region.paper_growth_rate`), and the exact
+  :math:`\max(\rho, 0)`, :math:`\rho = \ln\gamma - \tfrac12\ln\beta`
+  (:func:`ctadam.theory.stability.growth_rate`).
+* the hard property: inside the exact region, :math:`\max_n \max_i |u_{n,i}| / B_n \le 1`
+  (+ tolerance), checked by :func:`ctadam.experiments.measures.check_bound` (eps is tiny, and
+  :math:`u_n = \hat m_n/(\sqrt{\hat v_n}+\epsilon)` only shrinks with eps).
+* **measured boundary** along a line of band fractions: with a majority vote over seeds per
+  fraction, the interval between the largest fraction voted growing and the next fraction
+  of the grid (:func:`boundary_interval`).
+"""
+
+import math
+
+import numpy as np
+
+from ctadam.experiments.measures import bound_ratios, is_growing, max_window_slope, window_slope
+from ctadam.theory import region, stability
+
+
+def band_fraction(beta1: float, beta2: float) -> float:
+    """f = (beta - gamma^2) / (gamma/(2-gamma) - gamma^2): 0 on the exact, 1 on the paper's."""
+    e = float(region.exact_boundary(beta1))
+    return (beta2 - e) / (float(region.paper_boundary(beta1)) - e)
+
+
+def measure_run(run_id: str, record: dict, window: int, growth_factor: float) -> dict:
+    """The per-run numbers (see the module docstring) of one record."""
+    cfg = record["config"]
+    (b1, b2), = cfg["optimizer"]["betas"]
+    u_max = np.asarray(record["per_step"]["update_max_abs"], dtype=float)
+    slope, first, last = window_slope(u_max, window)
+    diverged = record["status"] != "ok"
+    log_growth = slope * (last - first) if math.isfinite(slope) else math.nan
+    inside = bool(stability.in_stable_region(b1, b2))
+    ratio, ratio_late = bound_ratios(b1, b2, u_max)
+    rho = float(stability.growth_rate(b1, b2))
+    return {
+        "id": run_id, "task": cfg["task"], "beta1": b1, "beta2": b2, "seed": cfg["seed"],
+        "batch_size": cfg["batch_size"], "weight_decay": cfg["optimizer"]["weight_decay"],
+        "c": float(region.paper_c(b1, b2)), "paper_rate": float(region.paper_growth_rate(b1, b2)),
+        "rho": rho, "exact_rate": max(rho, 0.0), "fraction": band_fraction(b1, b2),
+        "inside": inside, "paper_inside": bool(region.paper_stable(b1, b2)),
+        "band": bool(region.in_band(b1, b2)), "slope": slope, "window": [first, last],
+        "max_slope": max_window_slope(u_max, window),
+        "log_growth": log_growth, "growing": is_growing(diverged, log_growth, growth_factor),
+        "status": record["status"],
+        "diverged_at": record["diverged_at"], "max_bound_ratio": ratio,
+        "max_bound_ratio_after_first": ratio_late,
+        "eval": record["eval"],
+    }
+
+
+def boundary_interval(cells: list[dict]) -> dict:
+    """Measured boundary along band fractions from cells ``{fraction, growing}`` (all seeds).
+
+    Per fraction, ``growing`` is the majority vote of its seeds (a tie counts as growing).
+    Returns ``{"low": largest fraction voted growing (None if none), "high": the next larger
+    fraction (None if none), "monotone": whether every fraction below "low" is growing and
+    every one above bounded, "votes": [[fraction, growing seeds, seeds], ...]}``.
+    """
+    fracs = sorted({round(c["fraction"], 9) for c in cells})
+    votes = []
+    for f in fracs:
+        grow = [c["growing"] for c in cells if round(c["fraction"], 9) == f]
+        votes.append([f, int(sum(grow)), len(grow)])
+    up = [2 * g >= n for _, g, n in votes]
+    grow_idx = [i for i, v in enumerate(up) if v]
+    low = grow_idx[-1] if grow_idx else None
+    high = 0 if low is None else (low + 1 if low + 1 < len(fracs) else None)
+    monotone = all(up[i] == (low is not None and i <= low) for i in range(len(up)))
+    return {"low": None if low is None else fracs[low],
+            "high": None if high is None else fracs[high], "monotone": monotone,
+            "votes": votes}
+
+
+def fmt_interval(b: dict) -> str:
+    """LaTeX of a measured boundary interval in band fractions, e.g. ``(-0.25, 0.1]``."""
+    if b["low"] is None:
+        return f"$f < {b['high']:.2g}$"
+    if b["high"] is None:
+        return f"$f > {b['low']:.2g}$"
+    return f"$({b['low']:.2g}, {b['high']:.2g}]$"
+
+
+def strip_eval(runs: list[dict]) -> list[dict]:
+    """The runs without their ``eval`` lists (summaries keep them only where used)."""
+    return [{k: v for k, v in r.items() if k != "eval"} for r in runs]
