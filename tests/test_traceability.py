@@ -4,7 +4,10 @@ and the paper's section list has one source (main.tex).
 These read the tracked sources only (no workflow run), so they are cheap and always on.
 """
 
+import functools
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -52,13 +55,20 @@ def section(block: str, directive: str) -> str:
     return ""
 
 
+@functools.cache
 def figure_rules() -> dict[str, str]:
-    """``{figure stem: the rule whose output is figures/<stem>.pdf}``."""
-    out = {}
-    for name, block in rule_blocks().items():
-        for stem in re.findall(r"figures/(\w+)\.pdf", section(block, "output")):
-            assert stem not in out, f"figures/{stem}.pdf is made by {out[stem]} and {name}"
-            out[stem] = name
+    """``{figure stem: the rule whose job writes figures/<stem>.pdf}``, from Snakemake's own
+    dry-run plan of every job of the default profile (wildcard rules included)."""
+    plan = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--forceall", "--cores", "1"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
+    out, rule = {}, None
+    for line in plan.stdout.splitlines():
+        if line.startswith("rule ") and line.endswith(":"):
+            rule = line[5:-1].strip()
+        elif line.strip().startswith("output:") and rule is not None:
+            for stem in re.findall(r"figures/(\w+)\.pdf", line):
+                assert out.get(stem, rule) == rule, f"figures/{stem}.pdf: {out[stem]}, {rule}"
+                out[stem] = rule
     return out
 
 
