@@ -63,16 +63,3 @@ def summary_main(doc: str, plot: Callable, argv=None) -> None:
     parser.add_argument("--out", required=True, help="PDF path (a PNG is written beside it)")
     args = parser.parse_args(argv)
     plot(read_json(args.summary), args.out)
-
-
-def records_main(doc: str, plot: Callable, flag: str, argv=None) -> None:
-    """Command line ``--<flag> a.json b.json ... --out fig.pdf`` of a figure module.
-
-    Reads each JSON record and calls ``plot(records, out)``; ``doc`` (the module docstring)
-    gives the description.
-    """
-    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
-    parser.add_argument(f"--{flag}", nargs="+", required=True, help="JSON records")
-    parser.add_argument("--out", required=True, help="PDF path (a PNG is written beside it)")
-    args = parser.parse_args(argv)
-    plot([read_json(p) for p in getattr(args, flag)], args.out)
