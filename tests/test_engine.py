@@ -12,7 +12,8 @@ from ctadam import io
 from ctadam.data import arrays_sha256
 from ctadam.samplers import ArrayBatches, CharWindows, evenly_spaced
 from ctadam.trackers import ScaleInvariantStats, Tracker, scaled_update
-from ctadam.train import main, run
+from ctadam.runconfig import validate_config
+from ctadam.train import checkpoint_path, main, run
 
 
 @pytest.fixture
@@ -108,7 +109,7 @@ def test_tracker_state_survives_resume(tiny_data, tmp_path):
         run(cfg, [ScaleInvariantStats({"g": ["layers.0.weight"]}), Stop()],
             checkpoint_dir=ckpt, checkpoint_every=10)
     resumed_once = True
-    assert (ckpt / "checkpoint.pt").exists()
+    assert checkpoint_path(ckpt, validate_config(cfg)).exists()
     resumed = run(cfg, [ScaleInvariantStats({"g": ["layers.0.weight"]}), Stop()],
                   checkpoint_dir=ckpt, checkpoint_every=10)
     assert resumed["trackers"]["groups"] == full["trackers"]["groups"]

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import yaml
 
-from ctadam.config import validate_config
 from ctadam.data import load_mnist1d
 from ctadam.experiments import kadam_bench as kb
 from ctadam.experiments import kadam_plan as kp
 from ctadam.experiments import kadam_tables as kt
+from ctadam.runconfig import validate_config
 
 REPO = Path(__file__).resolve().parents[1]
 

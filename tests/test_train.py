@@ -14,8 +14,8 @@ import torch
 from conftest import write_fake_mnist1d
 
 from ctadam import io
-from ctadam.config import validate_config
-from ctadam.train import main, run
+from ctadam.runconfig import validate_config
+from ctadam.train import checkpoint_path, main, run
 
 
 @pytest.fixture
@@ -167,7 +167,7 @@ def test_sigkill_and_resume_gives_identical_record(tiny_data, tmp_path):
     cmd = [sys.executable, "-m", "ctadam.train", "--config", str(cfg_path), "--out", str(out),
            "--checkpoint-dir", str(ckpt_dir), "--checkpoint-every", "50"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ckpt = ckpt_dir / "checkpoint.pt"
+    ckpt = checkpoint_path(ckpt_dir, validate_config(cfg))
     deadline = time.monotonic() + 60
     while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)

@@ -80,7 +80,7 @@ def run_jobs(jobs: list[dict], out_dir: str, device: str = "cpu") -> None:
     The record gets the job's ``cell``, ``lr`` and ``seed`` under ``"job"``. A record that
     is already there with the same validated config is kept (an interrupted shard resumes).
     """
-    from ctadam.config import validate_config
+    from ctadam.runconfig import validate_config
     from ctadam.train import run
 
     out = Path(out_dir)
