@@ -10,9 +10,9 @@ from conftest import write_fake_mnist1d, write_fake_shakespeare
 
 from ctadam import io
 from ctadam.data import arrays_sha256
+from ctadam.runconfig import validate_config
 from ctadam.samplers import ArrayBatches, CharWindows, evenly_spaced
 from ctadam.trackers import ScaleInvariantStats, Tracker, scaled_update
-from ctadam.runconfig import validate_config
 from ctadam.train import checkpoint_path, main, run
 
 

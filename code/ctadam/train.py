@@ -31,11 +31,11 @@ defaults), ``status`` (``"ok"`` or ``"diverged"``), ``diverged_at`` (step or nul
 (null or one of :data:`REASONS`; :func:`divergence` says when a run diverges),
 ``steps_done``, ``n_params``, ``per_step`` (``update_max_abs``, ``update_rms``: one value
 per step done), ``log`` (``step``, ``loss``, ``param_norm``; ``groups``: name ->
-``param_norm`` and ``update_norm`` :math:`= \eta\lVert u_{n,g}\rVert` lists), ``eval`` (``step``, ``train_loss``, ``train_acc``, ``test_loss``,
-``test_acc``), ``monitor`` (the :class:`~ctadam.monitor.StabilityMonitor` verdict),
-``trackers`` (name -> result of each tracker), ``data_sha256``, ``env`` (device, threads,
-CPU model, BLAS and package versions) and ``timing`` (``wall_time_s``, summed over resumed
-segments).
+``param_norm`` and ``update_norm`` :math:`= \eta\lVert u_{n,g}\rVert` lists), ``eval``
+(``step``, ``train_loss``, ``train_acc``, ``test_loss``, ``test_acc``), ``monitor`` (the
+:class:`~ctadam.monitor.StabilityMonitor` verdict), ``trackers`` (name -> result of each
+tracker), ``data_sha256``, ``env`` (device, threads, CPU model, BLAS and package versions)
+and ``timing`` (``wall_time_s``, summed over resumed segments).
 
 Determinism: on one machine with the same config and thread count, the record is
 byte-identical except for ``timing``; this includes runs killed (even by SIGKILL) and resumed
