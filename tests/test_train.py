@@ -17,7 +17,7 @@ from ctadam import io
 from ctadam.data import arrays_sha256
 from ctadam.runconfig import validate_config
 from ctadam.trackers import Tracker
-from ctadam.train import REASONS, checkpoint_path, divergence, main, run
+from ctadam.train import REASONS, all_finite, checkpoint_path, divergence, main, run
 
 
 @pytest.fixture
@@ -367,3 +367,11 @@ def test_cache_of_another_task_is_named(tmp_path):
     with pytest.raises(ValueError, match=r"images.npz' does not hold a mnist1d dataset: expected "
                                          r"inputs of 1 dimension\(s\) per sample"):
         run(config(str(path), steps=1))
+
+
+def test_all_finite():
+    assert all_finite(torch.tensor([1.0, -2.0]))
+    assert all_finite(torch.tensor([3e38, 3e38], dtype=torch.float32))  # the sum overflows
+    for bad in (math.inf, -math.inf, math.nan):
+        assert not all_finite(torch.tensor([1.0, bad, 2.0]))
+    assert not all_finite(torch.tensor([math.inf, -math.inf]))

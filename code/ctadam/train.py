@@ -142,6 +142,12 @@ def step(s: Setup, n: int, trackers=()) -> torch.Tensor:
     return loss
 
 
+def all_finite(x: torch.Tensor) -> bool:
+    """Whether every entry of ``x`` is finite: a finite sum says so (an inf or NaN entry makes
+    the sum inf or NaN) at a tenth of the cost of ``isfinite``, which decides the rest."""
+    return math.isfinite(float(x.sum())) or bool(torch.isfinite(x).all())
+
+
 def divergence(cfg: dict, loss: float, finite_update: bool, st: dict) -> str | None:
     r"""Why step n with this ``loss`` ends the run (None: it does not), from :data:`REASONS`.
 
@@ -332,7 +338,7 @@ def run(config: dict, trackers=(), out: str | os.PathLike | None = None,
         st["step"] = n
         if st["first_loss"] is None:
             st["first_loss"] = loss
-        bad = divergence(cfg, loss, bool(torch.isfinite(s.flat).all()), st)
+        bad = divergence(cfg, loss, all_finite(s.flat), st)
         st["best_loss"] = min(st["best_loss"], loss)
         if n % log_every == 0 or n == 1 or n == steps or bad:
             total = log_step(s, st, stats, monitor, n, loss)
