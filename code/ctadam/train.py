@@ -54,7 +54,7 @@ import os
 import platform
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -110,8 +110,8 @@ class Setup:
     optimizer: torch.optim.Optimizer
     batches: object
     flat: torch.Tensor  # every parameter is a view of this vector
-    groups: list[str] = field(default_factory=list)
-    group_index: torch.Tensor | None = None
+    groups: list[str]  # parameter groups (one per module that owns parameters)
+    group_index: torch.Tensor  # the group of each coordinate of flat
 
 
 def setup(config: dict, device: str = "cpu") -> Setup:
@@ -262,10 +262,13 @@ def checkpoint_path(checkpoint_dir: str | os.PathLike, cfg: dict) -> Path:
     return Path(checkpoint_dir) / f"checkpoint-{digest}.pt"
 
 
-def _save_checkpoint(path: Path, state: dict) -> None:
+def _save_checkpoint(path: Path, s: Setup, st: dict, monitor, trackers) -> None:
+    """Write the run's state to ``path`` atomically (a temporary file, then a rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
+    torch.save({"config": s.cfg, "model": s.model.state_dict(),
+                "optimizer": s.optimizer.state_dict(), "monitor": monitor.state_dict(),
+                "state": st, "trackers": [t.state_dict() for t in trackers]}, tmp)
     os.replace(tmp, path)
 
 
@@ -355,10 +358,7 @@ def run(config: dict, trackers=(), out: str | os.PathLike | None = None,
             stats.flush()
             st["wall"] += time.perf_counter() - t0
             t0 = time.perf_counter()
-            _save_checkpoint(ckpt, {"config": cfg, "model": s.model.state_dict(),
-                                    "optimizer": s.optimizer.state_dict(),
-                                    "monitor": monitor.state_dict(), "state": st,
-                                    "trackers": [t.state_dict() for t in trackers]})
+            _save_checkpoint(ckpt, s, st, monitor, trackers)
     bar.close()
     stats.flush()
     st["wall"] += time.perf_counter() - t0
