@@ -365,7 +365,8 @@ def test_cache_of_another_task_is_named(tmp_path):
     path = tmp_path / "images.npz"
     np.savez(path, sha256=np.array(arrays_sha256(arrays)), **arrays)
     with pytest.raises(ValueError, match=r"images.npz' does not hold a mnist1d dataset: expected "
-                                         r"inputs of 1 dimension\(s\) per sample"):
+                                         r"2-dimensional inputs .* got inputs of shape "
+                                         r"\(20, 3, 8, 8\)"):
         run(config(str(path), steps=1))
 
 

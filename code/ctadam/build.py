@@ -12,8 +12,10 @@ from ctadam.runconfig import block_size, check_choice
 from ctadam.samplers import ArrayBatches, CharWindows
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-# Per task: the dimension of one input sample of the arrays a config's model is built for.
-SAMPLE_DIMS = {"mnist1d": 1, "shakespeare": 1, "cifar10": 3}
+# Per task: the dimensions of the input and the label arrays a model of the task is built for
+# (samples first): MNIST-1D (N, 40) and (N,), character windows (N, T) and (N, T), CIFAR-10
+# images (N, 3, 32, 32) and (N,).
+ARRAY_DIMS = {"mnist1d": (2, 1), "shakespeare": (2, 2), "cifar10": (4, 1)}
 
 
 def resolve_device(device: str) -> torch.device:
@@ -25,15 +27,15 @@ def resolve_device(device: str) -> torch.device:
 
 
 def check_arrays(cfg: dict, x: torch.Tensor, y: torch.Tensor) -> None:
-    """Refuse arrays that do not fit the task: one sample must have
-    ``SAMPLE_DIMS[task]`` dimensions, and labels must be integers."""
-    task, dims = cfg["task"], SAMPLE_DIMS[cfg["task"]]
-    if x.dim() != dims + 1 or y.is_floating_point() or y.dim() not in (1, 2):
+    """Refuse training arrays that do not fit the task (:data:`ARRAY_DIMS`, integer labels),
+    e.g. the cache of another task given as ``data``."""
+    x_dims, y_dims = ARRAY_DIMS[cfg["task"]]
+    if x.dim() != x_dims or y.dim() != y_dims or y.is_floating_point():
         raise ValueError(
-            f"data {cfg['data']!r} does not hold a {task} dataset: expected inputs of "
-            f"{dims} dimension(s) per sample and integer labels, got inputs of shape "
-            f"{tuple(x.shape)} and labels of shape {tuple(y.shape)} ({y.dtype}); is it the "
-            f"cache of another task?")
+            f"data {cfg['data']!r} does not hold a {cfg['task']} dataset: expected "
+            f"{x_dims}-dimensional inputs and {y_dims}-dimensional integer labels, got inputs "
+            f"of shape {tuple(x.shape)} and labels of shape {tuple(y.shape)} ({y.dtype}); is "
+            f"it the cache of another task?")
 
 
 def load_task(cfg: dict, device: torch.device):
