@@ -365,7 +365,7 @@ def test_cache_of_another_task_is_named(tmp_path):
     path = tmp_path / "images.npz"
     np.savez(path, sha256=np.array(arrays_sha256(arrays)), **arrays)
     with pytest.raises(ValueError, match=r"images.npz' does not hold a mnist1d dataset: expected "
-                                         r"2-dimensional inputs .* got inputs of shape "
+                                         r"inputs of shape \(N, \*\) .* got inputs of shape "
                                          r"\(20, 3, 8, 8\)"):
         run(config(str(path), steps=1))
 
@@ -376,3 +376,18 @@ def test_all_finite():
     for bad in (math.inf, -math.inf, math.nan):
         assert not all_finite(torch.tensor([1.0, bad, 2.0]))
     assert not all_finite(torch.tensor([math.inf, -math.inf]))
+
+
+def test_images_in_the_wrong_layout_are_named(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = {"x_train": rng.integers(0, 255, (6, 8, 8, 3)).astype(np.uint8),
+              "y_train": rng.integers(0, 10, 6),
+              "x_test": rng.integers(0, 255, (2, 8, 8, 3)).astype(np.uint8),
+              "y_test": rng.integers(0, 10, 2)}
+    path = tmp_path / "hwc.npz"
+    np.savez(path, sha256=np.array(arrays_sha256(arrays)), **arrays)
+    cfg = {"task": "cifar10", "arch": "cifar_cnn", "data": str(path), "steps": 1,
+           "model": {"channels": [4]}, "optimizer": {"name": "adam", "lr": 1e-3,
+                                                     "betas": [0.9, 0.999]}}
+    with pytest.raises(ValueError, match=r"expected inputs of shape \(N, 3, \*, \*\)"):
+        run(cfg)

@@ -12,10 +12,11 @@ from ctadam.runconfig import block_size, check_choice
 from ctadam.samplers import ArrayBatches, CharWindows
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-# Per task: the dimensions of the input and the label arrays a model of the task is built for
-# (samples first): MNIST-1D (N, 40) and (N,), character windows (N, T) and (N, T), CIFAR-10
-# images (N, 3, 32, 32) and (N,).
-ARRAY_DIMS = {"mnist1d": (2, 1), "shakespeare": (2, 2), "cifar10": (4, 1)}
+# Per task: the shape of one input sample (None: any size) and the dimensions of the label
+# array: MNIST-1D (N, 40) and (N,), character windows (N, T) and (N, T), CIFAR-10 images
+# (N, 3, H, W) and (N,).
+SAMPLE_SHAPES = {"mnist1d": ((None,), 1), "shakespeare": ((None,), 2),
+                 "cifar10": ((3, None, None), 1)}
 
 
 def resolve_device(device: str) -> torch.device:
@@ -27,15 +28,18 @@ def resolve_device(device: str) -> torch.device:
 
 
 def check_arrays(cfg: dict, x: torch.Tensor, y: torch.Tensor) -> None:
-    """Refuse training arrays that do not fit the task (:data:`ARRAY_DIMS`, integer labels),
-    e.g. the cache of another task given as ``data``."""
-    x_dims, y_dims = ARRAY_DIMS[cfg["task"]]
-    if x.dim() != x_dims or y.dim() != y_dims or y.is_floating_point():
+    """Refuse training arrays that do not fit the task (:data:`SAMPLE_SHAPES`, integer
+    labels), e.g. the cache of another task given as ``data``."""
+    sample, y_dims = SAMPLE_SHAPES[cfg["task"]]
+    fits = x.dim() == len(sample) + 1 and all(
+        want is None or want == got for want, got in zip(sample, x.shape[1:], strict=True))
+    if not fits or y.dim() != y_dims or y.is_floating_point():
+        want = "(N, " + ", ".join("*" if d is None else str(d) for d in sample) + ")"
         raise ValueError(
-            f"data {cfg['data']!r} does not hold a {cfg['task']} dataset: expected "
-            f"{x_dims}-dimensional inputs and {y_dims}-dimensional integer labels, got inputs "
-            f"of shape {tuple(x.shape)} and labels of shape {tuple(y.shape)} ({y.dtype}); is "
-            f"it the cache of another task?")
+            f"data {cfg['data']!r} does not hold a {cfg['task']} dataset: expected inputs of "
+            f"shape {want} and {y_dims}-dimensional integer labels, got inputs of shape "
+            f"{tuple(x.shape)} and labels of shape {tuple(y.shape)} ({y.dtype}); is it the "
+            f"cache of another task?")
 
 
 def load_task(cfg: dict, device: torch.device):
