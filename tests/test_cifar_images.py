@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 
 from ctadam import data
-from ctadam.config import make_optimizer, validate_optimizer
+from ctadam.build import make_optimizer
+from ctadam.runconfig import validate_optimizer
 
 CLASSES = ("cat", "airplane", "dog")  # sorted: airplane = 0, cat = 1, dog = 2
 

@@ -120,6 +120,12 @@ def test_levels(capsys):
         (["--levels", "0.9,1.5"], "beta2 of level 1 must be in [0, 1)"),
         (["--levels", "0.9,0.99", "--betas", "0.9", "0.99"], "--levels replaces --betas"),
         (["--levels", "0.9,0.99", "--json"], "--json reports one pair"),
+        # issue 18.12: the internal name `n`, and argparse taking -inf for an option
+        (["--betas", "0.9", "0.99", "--steps", str(10**21)],
+         "--steps must be an integer [1, 9007199254740992], got 1000000000000000000000"),
+        (["--betas", "0.9", "-inf"], "--betas BETA2 must be finite and in [0, 1), got -inf"),
+        (["--betas", "-0.5", "0.9"], "--betas BETA1 must be in [0, 1), got -0.5"),
+        (["--betas", "0.9", "0.99", "--steps", "-3"], "--steps must be an integer [1, "),
     ],
 )
 def test_bad_input_exits_2_with_message(capsys, args, message):

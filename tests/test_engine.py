@@ -10,9 +10,10 @@ from conftest import write_fake_mnist1d, write_fake_shakespeare
 
 from ctadam import io
 from ctadam.data import arrays_sha256
+from ctadam.runconfig import validate_config
 from ctadam.samplers import ArrayBatches, CharWindows, evenly_spaced
 from ctadam.trackers import ScaleInvariantStats, Tracker, scaled_update
-from ctadam.train import main, run
+from ctadam.train import checkpoint_path, main, run
 
 
 @pytest.fixture
@@ -108,7 +109,7 @@ def test_tracker_state_survives_resume(tiny_data, tmp_path):
         run(cfg, [ScaleInvariantStats({"g": ["layers.0.weight"]}), Stop()],
             checkpoint_dir=ckpt, checkpoint_every=10)
     resumed_once = True
-    assert (ckpt / "checkpoint.pt").exists()
+    assert checkpoint_path(ckpt, validate_config(cfg)).exists()
     resumed = run(cfg, [ScaleInvariantStats({"g": ["layers.0.weight"]}), Stop()],
                   checkpoint_dir=ckpt, checkpoint_every=10)
     assert resumed["trackers"]["groups"] == full["trackers"]["groups"]
@@ -210,3 +211,32 @@ def test_cli_runs_several_configs_in_one_process(tiny_data, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--config", *paths, "--out", outs[0]])
     assert "one record per --config" in capsys.readouterr().err
+
+
+def test_gpu_cell_times_the_engines_own_setup_and_step(tmp_path, monkeypatch):
+    """The GPU timing builds its run with train.setup (so a character model gets the corpus's
+    vocabulary, which the timing's own set-up used to drop) and times train.step."""
+    from ctadam import train
+    from ctadam.experiments import gpu_cell
+
+    rng = np.random.default_rng(0)
+    arrays = {"train": rng.integers(0, 11, 500).astype(np.uint16),
+              "val": np.full(100, 11, dtype=np.uint16), "vocab": np.arange(97, 109)}
+    path = tmp_path / "text.npz"
+    np.savez(path, sha256=np.array(arrays_sha256(arrays)), **arrays)
+    ka = {"betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.1, "diverge_loss_factor": 20.0,
+          "tasks": {"shakespeare": {"arch": "char_transformer", "steps": 5, "batch_size": 2,
+                                    "lrs": [1e-3], "train_windows": 4,
+                                    "model": {"n_layer": 1, "n_head": 1, "n_embd": 8,
+                                              "block_size": 4}}}}
+    cell = {"task": "shakespeare", "norm": "none", "method": "adamw", "k": 1}
+    seen = []
+    engine_step = train.step
+
+    def counted(s, n, trackers=()):
+        seen.append((n, s.model.head.out_features))
+        return engine_step(s, n, trackers)
+
+    monkeypatch.setattr(train, "step", counted)
+    assert gpu_cell.time_cell(ka, cell, str(path), steps=2, warmup=1, device="cpu") > 0
+    assert seen == [(1, 12), (2, 12), (3, 12)]

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import yaml
 
-from ctadam.config import validate_config
 from ctadam.data import load_mnist1d
 from ctadam.experiments import kadam_optimizer as ko
 from ctadam.experiments import protocol
@@ -17,6 +16,7 @@ from ctadam.experiments.kadam_optimizer import plan as kp
 from ctadam.experiments.kadam_optimizer import selection as ks
 from ctadam.experiments.kadam_optimizer import split as ksplit
 from ctadam.experiments.kadam_optimizer import tables as kt
+from ctadam.runconfig import validate_config
 
 REPO = Path(__file__).resolve().parents[1]
 

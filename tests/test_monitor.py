@@ -138,3 +138,44 @@ def test_bad_arguments():
         StabilityMonitor(window=2)
     with pytest.raises(ValueError, match="max_loglog_slope must be in"):
         StabilityMonitor(max_loglog_slope=0.0)
+
+
+def test_non_finite_parameters_are_a_divergence_at_once():
+    """Issue 18.4: parameters that jumped to inf gave `exponential: False` (the fit is NaN)."""
+    model = torch.nn.Linear(3, 2)
+    monitor = StabilityMonitor(model, window=10, warn=False)
+    for _ in range(3):
+        monitor.step()
+    with torch.no_grad():
+        model.weight[0, 0] = math.inf
+    monitor.step()
+    verdict = monitor.verdict()
+    assert verdict["exponential"] is True and verdict["flagged_at"] is None
+    assert verdict["diverged_at"] == 4 and verdict["reason"] == "non-finite parameters"
+    with pytest.warns(UnstableGrowthWarning, match="diverged at step 2: non-finite update"):
+        StabilityMonitor().observe(2, {"a": 1.0}, {"a": math.nan})
+
+
+def test_a_caller_reports_its_divergence():
+    monitor = StabilityMonitor(window=10, warn=False)
+    monitor.observe(1, {"a": 1.0})
+    assert monitor.verdict()["exponential"] is False and "diverged_at" not in monitor.verdict()
+    monitor.diverged(7, "parameter norm above diverge_norm")
+    monitor.diverged(8, "later reasons do not count")
+    restored = StabilityMonitor(window=10, warn=False)
+    restored.load_state_dict(monitor.state_dict())
+    for m in (monitor, restored):
+        assert m.verdict()["exponential"] is True
+        assert (m.verdict()["diverged_at"], m.verdict()["reason"]) == (
+            7, "parameter norm above diverge_norm")
+
+
+def test_wrong_types_are_named():
+    """Issue 18.12: a list passed to the monitor gave an AttributeError."""
+    params = list(torch.nn.Linear(2, 2).parameters())
+    with pytest.raises(ValueError, match="groups must be a torch.nn.Module, a dict name -> list "
+                                         "of parameters, or None, got list"):
+        StabilityMonitor(params)
+    with pytest.raises(ValueError, match="param_norms must be a dict group name -> norm, got "
+                                         "list"):
+        StabilityMonitor().observe(1, [1.0])

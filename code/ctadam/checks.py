@@ -6,7 +6,9 @@ these helpers so that a bad value always reads the same way, e.g.::
     ValueError: beta must be in [0, 1), got 1.0
 """
 
+import argparse
 import math
+import re
 from numbers import Integral, Real
 
 
@@ -45,6 +47,21 @@ def check_int(name: str, value, low: int = 1, high: int | None = None) -> int:
 def check_unit_interval(name: str, value) -> float:
     """A decay rate of an exponential moving average: a real in [0, 1)."""
     return check_real(name, value, 0.0, 1.0, high_open=True)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse for the commands: errors exit with status 2 and one line, and a value that
+    is a number (``-1``, ``-1e3``, ``-inf``, ``nan``) is read as a value, never as an option,
+    so that its range check can name it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # argparse reads a token that starts with "-" as an option unless this matches it
+        self._negative_number_matcher = re.compile(
+            r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|infinity|nan)$", re.IGNORECASE)
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def _fmt(x: float) -> str:

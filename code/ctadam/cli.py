@@ -24,19 +24,13 @@ import json
 import math
 import sys
 
-from ctadam.checks import check_int, check_unit_interval
+from ctadam.checks import ArgumentParser, check_int, check_unit_interval
 from ctadam.theory import region as rg
 from ctadam.theory import stability as st
 
 EXIT_STABLE, EXIT_UNSTABLE, EXIT_BAD_INPUT = 0, 1, 2
 DEFAULT_STEPS = 1000  # N for B_N when the pair is unstable and --steps is not given
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports errors with exit status 2 and a one-line message."""
-
-    def error(self, message):
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+MAX_STEPS = 2**53  # the bounds are evaluated in float64, exact for integers up to here
 
 
 def parse_levels(text: str) -> list[tuple[float, float]]:
@@ -169,7 +163,7 @@ def cmd_check(args) -> int:
         raise ValueError("give --betas BETA1 BETA2, or --levels 'a1,b1;a2,b2'")
     if args.json and args.levels is not None:
         raise ValueError("--json reports one pair: use it with --betas, not --levels")
-    steps = None if args.steps is None else check_int("--steps", args.steps, low=1)
+    steps = None if args.steps is None else check_int("--steps", args.steps, 1, MAX_STEPS)
     levels = parse_levels(args.levels) if args.levels is not None else [_betas(args.betas)]
     if args.json:
         result = verdicts(*levels[0], steps)
@@ -198,8 +192,8 @@ SUBCOMMANDS = {"check": cmd_check}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="ctadam", description="Tools from the ctadam reproduction.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = ArgumentParser(prog="ctadam", description="Tools from the ctadam reproduction.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
     check = sub.add_parser("check", help="is (beta1, beta2) inside Adam's stable region?",
                            description=__doc__.split("\n\n")[2])
     check.add_argument("--betas", nargs=2, type=float, metavar=("BETA1", "BETA2"),

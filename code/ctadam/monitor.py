@@ -28,6 +28,12 @@ sweep reports how its labels change with :math:`p_{\max}` (:func:`first_flag` re
 on logged norms for any threshold). The monitor warns once
 (``warnings.warn`` with :class:`UnstableGrowthWarning`) and keeps recording.
 
+Divergence is apart from the growth fit: a non-finite parameter or update norm marks the run
+as diverged at once (no fit is needed, nor possible, on such norms), and so does a caller that
+stops a run for its own reason (:meth:`StabilityMonitor.diverged`, how :mod:`ctadam.train`
+reports its divergences). The verdict of a diverged run reads ``exponential: true`` with
+``diverged_at`` and ``reason``; ``flagged_at`` stays the step the growth rule fired (or null).
+
 Attach it in a few lines::
 
     from ctadam.monitor import StabilityMonitor
@@ -124,6 +130,9 @@ class StabilityMonitor:
 
         if isinstance(groups, torch.nn.Module):
             groups = module_groups(groups)
+        if not (groups is None or isinstance(groups, dict)):
+            raise ValueError(f"groups must be a torch.nn.Module, a dict name -> list of "
+                             f"parameters, or None, got {type(groups).__name__}")
         self.groups = {k: list(v) for k, v in (groups or {}).items()}
         self.every = check_int("every", every, 1)
         self.window = check_int("window", window, 3)
@@ -133,6 +142,8 @@ class StabilityMonitor:
         self.count = 0
         self.history: dict[str, list] = {"step": [], "param_norm": [], "update_norm": []}
         self.flagged_at: int | None = None
+        self.diverged_at: int | None = None
+        self.reason: str | None = None
         self._snapshot: dict[str, list[torch.Tensor]] | None = None
 
     @torch.no_grad()
@@ -153,12 +164,24 @@ class StabilityMonitor:
 
     def observe(self, step: int, param_norms: dict[str, float],
                 update_norms: dict[str, float] | None = None) -> None:
-        """Record norms measured elsewhere (how :mod:`ctadam.train` feeds the monitor)."""
+        """Record norms measured elsewhere (how :mod:`ctadam.train` feeds the monitor).
+
+        A non-finite norm marks the run as diverged at ``step`` (:meth:`diverged`).
+        """
+        for name, norms in (("param_norms", param_norms), ("update_norms", update_norms)):
+            if not (isinstance(norms, dict) or (norms is None and name == "update_norms")):
+                raise ValueError(f"{name} must be a dict group name -> norm, got "
+                                 f"{type(norms).__name__}")
+        pnorms = {k: float(v) for k, v in param_norms.items()}
+        unorms = None if update_norms is None else {k: float(v) for k, v in update_norms.items()}
         self.history["step"].append(int(step))
-        self.history["param_norm"].append({k: float(v) for k, v in param_norms.items()})
-        self.history["update_norm"].append(
-            None if update_norms is None else {k: float(v) for k, v in update_norms.items()})
-        if self.flagged_at is None and self.is_exponential():
+        self.history["param_norm"].append(pnorms)
+        self.history["update_norm"].append(unorms)
+        if not all(math.isfinite(v) for v in pnorms.values()):
+            self.diverged(step, "non-finite parameters")
+        elif unorms is not None and not all(math.isfinite(v) for v in unorms.values()):
+            self.diverged(step, "non-finite update")
+        if self.diverged_at is None and self.flagged_at is None and self.is_exponential():
             self.flagged_at = int(step)
             if self.warn:
                 rate, slope = self.growth()
@@ -167,6 +190,15 @@ class StabilityMonitor:
                     f"step, local log-log slope {slope:.3g} > {self.max_loglog_slope:g}; is "
                     f"beta1^2 >= beta2 (outside Adam's stable region)?",
                     UnstableGrowthWarning, stacklevel=2)
+
+    def diverged(self, step: int, reason: str) -> None:
+        """Mark the run as diverged at ``step`` for ``reason`` (the first call counts); warns."""
+        if self.diverged_at is not None:
+            return
+        self.diverged_at, self.reason = int(step), str(reason)
+        if self.warn:
+            warnings.warn(f"the run diverged at step {step}: {reason}", UnstableGrowthWarning,
+                          stacklevel=2)
 
     def total_norms(self, last: int | None = None) -> list[float]:
         """The total parameter norm (all groups) at each record (or the ``last`` ones)."""
@@ -185,20 +217,27 @@ class StabilityMonitor:
         return exceeds(*self.growth(), self.max_loglog_slope)
 
     def verdict(self) -> dict:
-        """JSON-ready summary: the latest growth fit and the step growth was first flagged."""
+        """JSON-ready summary: the latest growth fit and the step growth was first flagged;
+        for a diverged run also ``diverged_at`` and ``reason``, and ``exponential`` is true."""
         rate, slope = self.growth()
-        return {"exponential": self.flagged_at is not None, "flagged_at": self.flagged_at,
-                "growth_rate": rate, "loglog_slope": slope, "window": self.window,
-                "max_loglog_slope": self.max_loglog_slope, "records": len(self.history["step"])}
+        out = {"exponential": self.flagged_at is not None or self.diverged_at is not None,
+               "flagged_at": self.flagged_at, "growth_rate": rate, "loglog_slope": slope,
+               "window": self.window, "max_loglog_slope": self.max_loglog_slope,
+               "records": len(self.history["step"])}
+        if self.diverged_at is not None:
+            out.update(diverged_at=self.diverged_at, reason=self.reason)
+        return out
 
     def state_dict(self) -> dict:
         """Everything needed to resume monitoring after a checkpoint (plain Python values)."""
-        return {"count": self.count, "history": self.history, "flagged_at": self.flagged_at}
+        return {"count": self.count, "history": self.history, "flagged_at": self.flagged_at,
+                "diverged_at": self.diverged_at, "reason": self.reason}
 
     def load_state_dict(self, state: dict) -> None:
         self.count = state["count"]
         self.history = state["history"]
         self.flagged_at = state["flagged_at"]
+        self.diverged_at, self.reason = state["diverged_at"], state["reason"]
         self._snapshot = None
 
 

@@ -22,8 +22,8 @@ import torch
 
 from ctadam import io
 from ctadam.checks import check_int
-from ctadam.config import build_model, make_optimizer, resolve_device, validate_config
-from ctadam.train import evaluate, load_task, loss_fn, run
+from ctadam.runconfig import validate_config
+from ctadam.train import evaluate, loss_fn, run, setup
 
 CASES = {
     # The quick sweep's setting, and the setting of our first checks of the stable region (README).
@@ -40,27 +40,23 @@ def case_config(name: str, data: str, steps: int) -> dict:
 
 
 def bare_loop(cfg: dict, device: str = "cpu") -> float:
-    """Seconds of a minimal loop with the same model, data, optimizer and final evaluation."""
-    dev = resolve_device(device)
-    _, (x_tr, y_tr, x_te, y_te) = load_task(cfg, dev)
-    model = build_model(cfg, x_tr, y_tr, dev)
-    opt = make_optimizer(model.parameters(), cfg["optimizer"])
+    """Seconds of a minimal loop with the same model, data, optimizer and final evaluation
+    (built by the engine's :func:`ctadam.train.setup`)."""
+    s = setup(cfg, device)
+    model, opt, x_tr, y_tr = s.model, s.optimizer, s.x_train, s.y_train
     t0 = time.perf_counter()
     for _ in range(cfg["steps"]):
         opt.zero_grad(set_to_none=True)
         loss_fn(model(x_tr), y_tr).backward()
         opt.step()
     evaluate(model, x_tr, y_tr)
-    evaluate(model, x_te, y_te)
+    evaluate(model, s.x_test, s.y_test)
     return time.perf_counter() - t0
 
 
 def layer_widths(cfg: dict, device: str = "cpu") -> list[int]:
     """Widths of the case's network, input to output (e.g. ``[40, 64, 64, 10]``)."""
-    dev = resolve_device(device)
-    _, (x_tr, y_tr, _, _) = load_task(cfg, dev)
-    model = build_model(cfg, x_tr, y_tr, dev)
-    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    linears = [m for m in setup(cfg, device).model.modules() if isinstance(m, torch.nn.Linear)]
     return [linears[0].in_features] + [m.out_features for m in linears]
 
 

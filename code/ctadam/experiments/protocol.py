@@ -109,7 +109,7 @@ def run_configs(config_paths, out_dir, make_trackers, threads: int = 1,
     """
     import torch
 
-    from ctadam.config import validate_config
+    from ctadam.runconfig import validate_config
     from ctadam.io import write_json_atomic
     from ctadam.train import run
 

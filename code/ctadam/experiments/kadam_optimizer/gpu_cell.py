@@ -37,29 +37,22 @@ def kind(cell: dict) -> tuple[str, str, str, int]:
 
 
 def time_cell(ka: dict, cell: dict, data: str, steps: int, warmup: int, device: str) -> float:
-    """Seconds per optimizer step of ``cell`` (mean over ``steps`` after ``warmup``)."""
+    """Seconds per optimizer step of ``cell`` (mean over ``steps`` after ``warmup``): the
+    engine's own set-up and step (:func:`ctadam.train.setup`, :func:`ctadam.train.step`)."""
     import torch
 
     from ctadam import train
 
-    cfg = train.validate_config(kadam_plan.run_config(ka, cell, ka["tasks"][cell["task"]]
-                                                      ["lrs"][0], 0, data))
-    dev = train.resolve_device(device)
-    ds, (x_tr, y_tr, _, _) = train.load_task(cfg, dev)
-    model = train.build_model(cfg, x_tr, y_tr, dev)
-    opt = train.make_optimizer(model.parameters(), cfg["optimizer"])
-    batches = train.sampler(cfg, ds, x_tr, y_tr)
+    s = train.setup(kadam_plan.run_config(ka, cell, ka["tasks"][cell["task"]]["lrs"][0], 0,
+                                          data), device)
     start = 0.0
     for n in range(1, warmup + steps + 1):
         if n == warmup + 1:
-            if dev.type == "cuda":
+            if s.device.type == "cuda":
                 torch.cuda.synchronize()
             start = time.perf_counter()
-        xb, yb = batches.batch(n)
-        opt.zero_grad(set_to_none=True)
-        train.loss_fn(model(xb), yb).backward()
-        opt.step()
-    if dev.type == "cuda":
+        train.step(s, n)
+    if s.device.type == "cuda":
         torch.cuda.synchronize()
     return (time.perf_counter() - start) / steps
 

@@ -104,7 +104,7 @@ def lr_grid(ka: dict, cell: dict) -> list[float]:
 
 
 def optimizer_block(ka: dict, cell: dict, lr: float) -> dict:
-    """The :mod:`ctadam.config` optimizer block of ``cell`` at learning rate ``lr``."""
+    """The :mod:`ctadam.runconfig` optimizer block of ``cell`` at learning rate ``lr``."""
     common = {"lr": lr, "eps": ka["eps"], "weight_decay": ka["weight_decay"]}
     if cell["method"] == "adamw":
         return {"name": "adamw", "betas": list(ka["betas"]), **common}

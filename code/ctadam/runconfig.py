@@ -1,13 +1,16 @@
-r"""The run config of :func:`ctadam.train.run`: validation with defaults, and what it builds.
+r"""The run config of :func:`ctadam.train.run`: defaults and validation, without torch.
 
 A config is a plain dict (a JSON object). :func:`validate_config` returns a copy with every
 default filled in, or raises ``ValueError`` naming the key and its allowed range;
-:func:`build` makes the seeded model and optimizer it describes.
+:func:`make_run_config` fills the dataset path of the task (:data:`ctadam.paths.DATASETS`) and
+validates, so a workflow can check every run config when it parses, with no torch imported.
+What a config builds (device, data, model, optimizer) is :mod:`ctadam.build`.
 
 =======================  ====================================================================
 ``task``                 ``"mnist1d"`` | ``"shakespeare"`` | ``"cifar10"`` (required)
-``data``                 path of the dataset file ``ctadam.data.load_<task>`` reads (required)
-``arch``                 a key of ``ctadam.models.ARCHS`` (default ``"mlp"``)
+``data``                 path of the dataset file ``ctadam.data.load_<task>`` reads (required;
+                         :func:`make_run_config` defaults it to ``paths.DATASETS[task]``)
+``arch``                 a key of :data:`MODEL_KEYS` = ``ctadam.models.ARCHS`` (default ``"mlp"``)
 ``norm``                 ``"none"`` | ``"layer"`` (default ``"none"``)
 ``model``                keyword arguments of the arch's class except ``norm``
                          (:func:`model_keys`); sizes default from the data (default ``{}``).
@@ -28,7 +31,8 @@ default filled in, or raises ``ValueError`` naming the key and its allowed range
                          the end only
 ``diverge_norm``         a parameter norm above this ends the run as diverged (default 1e8)
 ``diverge_loss_factor``  a finite loss above this multiple of its running minimum ends the
-                         run as diverged (a loss spike); ``null``: off (default ``null``)
+                         run as diverged (a loss spike); ``null``: only the engine's own
+                         blow-up rule (:data:`BLOWUP_FACTOR`) (default ``null``)
 ``monitor``              ``{window >= 3 (20), max_loglog_slope > 0 (2)}``, see
                          :mod:`ctadam.monitor`
 =======================  ====================================================================
@@ -38,15 +42,31 @@ second moment (the paper's gamma and beta).
 """
 
 import copy
-import inspect
 
-import torch
-
+from ctadam import paths
 from ctadam.checks import check_int, check_real, check_unit_interval
 
-TASKS = ("mnist1d", "shakespeare", "cifar10")
+TASKS = tuple(paths.DATASETS)
 OPTIMIZERS = ("adam", "adamw", "kadam", "lion")
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
+DTYPES = ("float32", "float64")
+NORMS = ("none", "layer")
+# The keyword arguments of each class of ``ctadam.models.ARCHS`` that ``model`` may set (its
+# ``norm`` is the config's own key). A static table, so validation needs no torch; a test
+# checks it against the classes' signatures.
+MODEL_KEYS = {
+    "mlp": ("in_features", "hidden", "out_features", "affine", "norm_eps"),
+    "cnn1d": ("in_features", "channels", "out_features", "affine", "norm_eps"),
+    "cifar_cnn": ("channels", "out_features", "affine", "norm_eps"),
+    "char_transformer": ("vocab_size", "block_size", "n_layer", "n_head", "n_embd", "affine",
+                         "norm_eps"),
+}
+# Every run ends as diverged when its loss exceeds this multiple of its running minimum while
+# also above its first value: a blow-up (see ctadam.train.divergence). Measured on the quick
+# profile's configs: no stability run inside the stable region rose above 1.07 x its first
+# loss; outside it, the losses that rose above their first value did so by at most 30x or by
+# 4e3x and more over their minimum; the k-Adam (MNIST-1D), meta-adaptive and normalization runs
+# measured stayed below 2.3 x their running minimum.
+BLOWUP_FACTOR = 1e3
 DEFAULTS = {"arch": "mlp", "norm": "none", "model": {}, "batch_size": None, "dtype": "float32",
             "seed": 0, "n_train": None, "eval_samples": None, "log_every": 10,
             "eval_every": None, "diverge_norm": 1e8, "diverge_loss_factor": None,
@@ -74,11 +94,8 @@ def model_keys(arch: str) -> tuple[str, ...]:
 
     ``norm`` is excluded: it is the config's own ``norm`` key.
     """
-    from ctadam.models import ARCHS
-
-    params = inspect.signature(ARCHS[arch]).parameters
-    return tuple(k for k, p in params.items() if k != "norm" and p.kind in (
-        p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+    check_choice("arch", arch, MODEL_KEYS)
+    return MODEL_KEYS[arch]
 
 
 def _optional_int(name: str, value, low: int = 1):
@@ -157,9 +174,7 @@ def validate_config(config: dict) -> dict:
     check_choice("task", cfg["task"], TASKS)
     if not isinstance(cfg["data"], str) or not cfg["data"]:
         raise ValueError(f"data must be a non-empty path string, got {cfg['data']!r}")
-    from ctadam.models import ARCHS, NORMS
-
-    check_choice("arch", cfg["arch"], ARCHS)
+    check_choice("arch", cfg["arch"], MODEL_KEYS)
     check_choice("norm", cfg["norm"], NORMS)
     if not isinstance(cfg["model"], dict):
         raise ValueError(f"model must be a mapping of model kwargs, got {cfg['model']!r}")
@@ -190,62 +205,19 @@ def validate_config(config: dict) -> dict:
     return cfg
 
 
-def resolve_device(device: str) -> torch.device:
-    """``"auto"`` is CUDA when available, else CPU."""
-    check_choice("device", device, ("cpu", "cuda", "auto"))
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(device)
-
-
 def block_size(cfg: dict) -> int:
     """Window length of a character-level run (the transformer's ``block_size``)."""
     return cfg["model"].get("block_size", 64)
 
 
-def build_model(cfg: dict, x_train: torch.Tensor, y_train: torch.Tensor,
-                device: torch.device, vocab_size: int | None = None) -> torch.nn.Module:
-    """The seeded model of ``cfg`` (input and output sizes default from the data).
-
-    ``vocab_size``: the corpus's vocabulary for a character model (a few training windows
-    need not contain every character); by default the largest id seen plus one.
-    """
-    from ctadam.models import build_model as build_arch
-
-    kwargs = dict(cfg["model"])
-    if cfg["arch"] == "char_transformer":
-        if vocab_size is None:
-            vocab_size = int(max(x_train.max(), y_train.max())) + 1
-        kwargs.setdefault("vocab_size", vocab_size)
-        kwargs.setdefault("block_size", x_train.shape[1])
-    else:
-        if cfg["arch"] in ("mlp", "cnn1d"):
-            kwargs.setdefault("in_features", x_train.shape[1])
-        kwargs.setdefault("out_features", int(y_train.max()) + 1)
-    torch.manual_seed(cfg["seed"])
-    return build_arch(cfg["arch"], cfg["norm"], **kwargs).to(device, DTYPES[cfg["dtype"]])
-
-
-def make_optimizer(params, opt: dict) -> torch.optim.Optimizer:
-    """The optimizer of a validated ``optimizer`` block."""
-    common = {"lr": opt["lr"], "eps": opt["eps"], "weight_decay": opt["weight_decay"]}
-    if opt["name"] == "adam":
-        return torch.optim.Adam(params, betas=tuple(opt["betas"][0]), **common)
-    if opt["name"] == "adamw":
-        return torch.optim.AdamW(params, betas=tuple(opt["betas"][0]), **common)
-    if opt["name"] == "lion":
-        from lion_pytorch import Lion
-
-        return Lion(params, lr=opt["lr"], betas=tuple(opt["betas"][0]),
-                    weight_decay=opt["weight_decay"])
-    from ctadam.optim import KAdam
-
-    betas = [tuple(p) for p in opt["betas"]]
-    if opt["pooled"] is not False:
-        common["pooled"] = opt["pooled"]
-    return KAdam(params, k=opt["k"], betas=betas if len(betas) > 1 else betas[0], **common)
-
-
 def decoupled_decay(opt: dict) -> float:
     r""":math:`\lambda` of the decoupled weight decay (0 for Adam's coupled L2 term)."""
     return 0.0 if opt["name"] == "adam" else opt["weight_decay"]
+
+
+def make_run_config(task: str, **keys) -> dict:
+    """The validated config of a run on ``task``: ``data`` defaults to the task's dataset
+    file (``paths.DATASETS[task]``, relative to the project root), every other key as
+    :func:`validate_config`."""
+    check_choice("task", task, TASKS)
+    return validate_config({"task": task, "data": paths.DATASETS[task], **keys})
