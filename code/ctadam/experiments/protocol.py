@@ -109,8 +109,8 @@ def run_configs(config_paths, out_dir, make_trackers, threads: int = 1,
     """
     import torch
 
-    from ctadam.runconfig import validate_config
     from ctadam.io import write_json_atomic
+    from ctadam.runconfig import validate_config
     from ctadam.train import run
 
     torch.set_num_threads(check_int("threads", threads, 1))
