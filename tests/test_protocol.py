@@ -80,3 +80,17 @@ def test_read_records_restores_non_finite_floats(tmp_path):
     record = protocol.read_records([tmp_path])["r"]
     assert record["u"] == [1.0, float("inf")] and record["slope"] != record["slope"]
     assert protocol.read_json_file(tmp_path / "r.json")["u"][1] == float("inf")
+
+
+def test_checked_runs_names_the_family_run_and_key_of_a_bad_engine_config():
+    import types
+
+    adam = {"name": "adam", "lr": 1e-3, "betas": [0.9, 0.999]}
+    fam = types.ModuleType("ctadam.experiments.toy")
+    fam.runs = lambda section, data: {
+        "ok": {"task": "mnist1d", "data": data["mnist1d"], "steps": 2, "optimizer": adam},
+        "bad": {"task": "mnist1d", "data": "x.npz", "steps": 0, "optimizer": adam}}
+    with pytest.raises(ValueError, match=r"toy: run bad: steps"):
+        protocol.checked_runs(fam, {}, {"mnist1d": "m.npz"})
+    fam.run_one = lambda config: config  # a non-engine family checks its own configs
+    assert set(protocol.checked_runs(fam, {}, {"mnist1d": "m.npz"})) == {"ok", "bad"}

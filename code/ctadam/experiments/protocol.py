@@ -44,7 +44,8 @@ CLI (what the rules call; each step can be run by hand)::
     python -m ctadam.experiments.protocol publish FAMILY --section section.json \
         --summary summary.json --macros numbers.tex --tables-dir paper/generated
 
-:func:`shard_ids` and :func:`family` import neither torch nor numpy (parse-time use).
+:func:`checked_runs`, :func:`shard_ids` and :func:`family` import neither torch nor numpy
+(parse-time use).
 """
 
 import argparse
@@ -71,6 +72,26 @@ def family(name: str) -> ModuleType:
     if missing:
         raise ValueError(f"family {name!r} lacks {missing} of the protocol {list(PROTOCOL)}")
     return module
+
+
+def checked_runs(fam: ModuleType, section: dict, data: dict) -> dict[str, dict]:
+    """``fam.runs(section, data)`` with every engine config validated (torch-free).
+
+    The rule files call this when the workflow is parsed, so a bad run config stops the
+    workflow before any job starts, with a message naming the family, the run and the key.
+    Families with ``run_one`` check their own configs in ``runs``.
+    """
+    from ctadam.runconfig import validate_config
+
+    runs = fam.runs(section, data)
+    if not hasattr(fam, "run_one"):
+        name = fam.__name__.rsplit(".", 1)[-1]
+        for run_id in sorted(runs):
+            try:
+                validate_config(runs[run_id])
+            except ValueError as err:
+                raise ValueError(f"{name}: run {run_id}: {err}") from err
+    return runs
 
 
 def shard_ids(ids, shards: int) -> list[list[str]]:

@@ -11,12 +11,13 @@
 # figure: continuous_time (quadratics), continuous_time_transformer (the paper's Fig. 1),
 #   continuous_time_error, all from the summary.
 
+from ctadam.experiments import protocol
 from ctadam.experiments import continuous_time
 from ctadam.experiments.protocol import shard_ids
 from ctadam.paths import DATASETS
 
 CONTINUOUS_TIME = config["continuous_time"]
-CONTINUOUS_TIME_RUNS = continuous_time.runs(CONTINUOUS_TIME, DATASETS)
+CONTINUOUS_TIME_RUNS = protocol.checked_runs(continuous_time, CONTINUOUS_TIME, DATASETS)
 CONTINUOUS_TIME_SHARDS = shard_ids(CONTINUOUS_TIME_RUNS, CONTINUOUS_TIME["shards"])
 CONTINUOUS_TIME_DIR = "data/runs/continuous_time"
 # The figures (plot modules of ctadam.plots).

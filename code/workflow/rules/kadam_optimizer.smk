@@ -12,6 +12,7 @@
 # writes the final configs; kadam_optimizer_run trains every seed at its chosen rate. The
 # summary reads the records of both stages; the figure and the tables read only the summary.
 
+from ctadam.experiments import protocol
 from ctadam.experiments import kadam_optimizer as kadam_optimizer_family
 from ctadam.experiments.protocol import shard_ids
 from ctadam.paths import DATASETS
@@ -19,8 +20,8 @@ from ctadam.paths import DATASETS
 KADAM_OPTIMIZER = config["kadam_optimizer"]
 KADAM_OPTIMIZER_SELECT_DATA = kadam_optimizer_family.split_data(KADAM_OPTIMIZER, "select")
 KADAM_OPTIMIZER_FINAL_DATA = kadam_optimizer_family.split_data(KADAM_OPTIMIZER, "final")
-KADAM_OPTIMIZER_SELECT_RUNS = kadam_optimizer_family.runs(
-    KADAM_OPTIMIZER, KADAM_OPTIMIZER_SELECT_DATA
+KADAM_OPTIMIZER_SELECT_RUNS = protocol.checked_runs(
+    kadam_optimizer_family, KADAM_OPTIMIZER, KADAM_OPTIMIZER_SELECT_DATA
 )
 KADAM_OPTIMIZER_FINAL_IDS = kadam_optimizer_family.final_ids(KADAM_OPTIMIZER)
 KADAM_OPTIMIZER_SELECT_SHARDS = shard_ids(

@@ -6,11 +6,12 @@
 # summary: verdicts per learning rate and criterion; publish: numbers_lr_region.tex;
 # figure: figures/lr_region.pdf from the summary.
 
+from ctadam.experiments import protocol
 from ctadam.experiments import lr_region
 from ctadam.paths import DATASETS
 
 LR_REGION = config["lr_region"]
-LR_REGION_RUNS = lr_region.runs(LR_REGION, DATASETS)
+LR_REGION_RUNS = protocol.checked_runs(lr_region, LR_REGION, DATASETS)
 LR_REGION_DIR = "data/runs/lr_region"
 
 

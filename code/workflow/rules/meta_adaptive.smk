@@ -4,12 +4,15 @@
 # protocol's five rules: config -> run (stream runs with and without weight decay and the
 # training variants, batched in shards) -> summary -> publish (macros) and figure.
 
+from ctadam.experiments import protocol
 from ctadam.experiments import meta_adaptive as meta_adaptive_family
 from ctadam.experiments.protocol import shard_ids
 from ctadam.paths import DATASETS
 
 META_ADAPTIVE = config["meta_adaptive"]
-META_ADAPTIVE_RUNS = meta_adaptive_family.runs(META_ADAPTIVE, DATASETS)
+META_ADAPTIVE_RUNS = protocol.checked_runs(
+    meta_adaptive_family, META_ADAPTIVE, DATASETS
+)
 META_ADAPTIVE_SHARDS = shard_ids(META_ADAPTIVE_RUNS, META_ADAPTIVE["shards"])
 META_ADAPTIVE_SECTION = "data/runs/meta_adaptive/section.json"
 META_ADAPTIVE_SUMMARY = "data/meta_adaptive/summary.json"

@@ -6,12 +6,15 @@
 # is one more record the summary reads. Training rules write JSON records under data/; cheap
 # rules turn them into figures, tables and number macros, so restyling never retrains.
 
+from ctadam.experiments import protocol
 from ctadam.experiments import normalization as normalization_family
 from ctadam.experiments.protocol import shard_ids
 from ctadam.paths import DATASETS
 
 NORMALIZATION = config["normalization"]
-NORMALIZATION_RUNS = normalization_family.runs(NORMALIZATION, DATASETS)
+NORMALIZATION_RUNS = protocol.checked_runs(
+    normalization_family, NORMALIZATION, DATASETS
+)
 NORMALIZATION_SHARDS = shard_ids(NORMALIZATION_RUNS, NORMALIZATION["shards"])
 NORMALIZATION_SECTION = "data/runs/normalization/section.json"
 NORMALIZATION_SUMMARY = "data/normalization/summary.json"

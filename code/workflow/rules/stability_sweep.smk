@@ -11,12 +11,13 @@
 # figure: figures/stability_sweep.pdf from the summary alone.
 # stability_sweep_harness times the harness on the sweep's networks (numbers_harness.tex).
 
+from ctadam.experiments import protocol
 from ctadam.experiments import stability_sweep
 from ctadam.experiments.protocol import shard_ids
 from ctadam.paths import DATASETS
 
 STABILITY_SWEEP = config["stability_sweep"]
-STABILITY_SWEEP_RUNS = stability_sweep.runs(STABILITY_SWEEP, DATASETS)
+STABILITY_SWEEP_RUNS = protocol.checked_runs(stability_sweep, STABILITY_SWEEP, DATASETS)
 STABILITY_SWEEP_SHARDS = shard_ids(STABILITY_SWEEP_RUNS, STABILITY_SWEEP["shards"])
 STABILITY_SWEEP_DIR = "data/runs/stability_sweep"
 

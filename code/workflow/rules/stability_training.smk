@@ -13,12 +13,15 @@
 # figure: growth_slope, stability_band, region_noise, generalization_speed, each from its
 #   experiment's part of the summary.
 
+from ctadam.experiments import protocol
 from ctadam.experiments import stability_training
 from ctadam.experiments.protocol import shard_ids
 from ctadam.paths import DATASETS
 
 STABILITY_TRAINING = config["stability_training"]
-STABILITY_TRAINING_RUNS = stability_training.runs(STABILITY_TRAINING, DATASETS)
+STABILITY_TRAINING_RUNS = protocol.checked_runs(
+    stability_training, STABILITY_TRAINING, DATASETS
+)
 STABILITY_TRAINING_SHARDS = shard_ids(STABILITY_TRAINING_RUNS, STABILITY_TRAINING["shards"])
 STABILITY_TRAINING_DIR = "data/runs/stability_training"
 # The figures (plot modules of ctadam.plots), one per experiment.
