@@ -83,7 +83,7 @@ def test_runs_summary_publish_and_figure(tiny_mnist, tmp_path):
     for name in ("NormalizationMedErrNormCorrected", "NormalizationMedErrNormNaive",
                  "NormalizationMedErrCosCorrected",
                  "NormalizationMedErrAngleCorrectedTopMomentum", "NormalizationRuns",
-                 "NormalizationIdentityRelErr", "NormalizationPreliminaryRatioTopMomentum"):
+                 "NormalizationIdentityRelErr"):
         assert f"\\newcommand{{\\{name}}}" in text
     assert "NormalizationMedErrCosNaive" not in text  # the naive picture predicts cos = 0
     for line in (r"\newcommand{\NormalizationMomenta}{0, 0.9}",

@@ -25,12 +25,6 @@ TABLES = ("normalization_table",)
 
 QUANTITIES = ("norm", "angle", "cos")
 PREDICTIONS = ("naive", "corrected")
-# Measured norm / naive-prediction ratios of this project's preliminary runs, made before
-# the workflow (Linear(40,64)-LayerNorm-ReLU-Linear on 1000 MNIST-1D samples, AdamW with
-# beta2 = 0.999, 4000 steps): the range over their (lr, weight_decay) settings per beta1.
-# Emitted as macros so that the paper can set them beside the workflow's measurements.
-PRELIMINARY_NORM_RATIOS = {"Zero": "0.99--1.02", "Half": "1.70--1.77",
-                           "TopMomentum": "4.20--4.53"}
 
 
 def _setting(record: dict) -> tuple[float, float, float]:
@@ -178,8 +172,6 @@ def macros(summary: dict) -> dict[str, str]:
            "NormalizationMaxLrWeightDecay": f"{setting['max_lr_weight_decay']:.3g}",
            "NormalizationFirstOrderFactorTopMomentum": f"{top['first_order_factor']:.2f}",
            "NormalizationIdentityRelErr": latex_sci(summary["identity_max_rel_error"])}
-    out.update({f"NormalizationPreliminaryRatio{k}": v
-                for k, v in PRELIMINARY_NORM_RATIOS.items()})
     for label, err in (("", summary["median_errors"]), ("TopMomentum", top["median_errors"])):
         for q, qn in names.items():
             for p, pn in preds.items():
