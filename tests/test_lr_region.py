@@ -77,6 +77,7 @@ def test_family_run_summary_publish(tmp_path):
     assert entry["bound_ok"] and np.shape(entry["log10_peak_u"]) == (6, 5)
     text = tex.read_text()
     assert r"\newcommand{\LrRegionDecades}{3}" in text and "LrRegionStableOutsideSmall" in text
+    assert "LrRegionTrendByCriterion" in text
 
 
 def test_summary_needs_exactly_the_one_run():
@@ -98,3 +99,22 @@ def test_summary_needs_exactly_the_one_run():
 def test_bad_config_is_rejected_by_name(change, message):
     with pytest.raises(ValueError, match=message):
         lr.check_config(CFG | change)
+
+
+def _entry(main, sensitivity, growth):
+    return {"main": {"stable_outside_exact": main},
+            "sensitivity": [{"u_threshold": u, "stable_outside_exact": x}
+                            for u, x in sensitivity],
+            "growth_criterion": {"stable_outside_exact": growth}}
+
+
+def test_trend_says_depends_on_the_threshold_when_the_criteria_disagree():
+    cfg = {"u_threshold": 10.0}
+    agree = {"config": cfg, "per_lr": [_entry(0.8, [(3.0, 0.7)], 0.9),
+                                       _entry(0.9, [(3.0, 0.8)], 0.95)]}
+    assert set(lrs.directions(agree).values()) == {"shrinks"}
+    split = {"config": cfg, "per_lr": [_entry(0.8, [(3.0, 0.9)], 0.9),
+                                       _entry(0.9, [(3.0, 0.8)], 0.95)]}
+    assert lrs.directions(split) == {"u <= 10": "shrinks", "u <= 3": "grows",
+                                     "theta growth": "shrinks"}
+    assert lrs.direction(None, 0.5) == "is undefined"

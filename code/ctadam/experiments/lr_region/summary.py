@@ -63,6 +63,29 @@ def summarize(record: dict) -> dict:
             "per_lr": per_lr}
 
 
+def direction(small: float | None, large: float | None) -> str:
+    """Whether the stable share beyond the exact boundary grows or shrinks as the learning rate
+    falls from the largest to the smallest of the grid."""
+    if small is None or large is None:
+        return "is undefined"
+    return "grows" if small > large else "shrinks" if small < large else "does not change"
+
+
+def directions(summary: dict) -> dict[str, str]:
+    """The trend's direction under every criterion: the main threshold, each sensitivity
+    threshold (``u <= ...``) and the theta-growth criterion."""
+    first, last = summary["per_lr"][0], summary["per_lr"][-1]
+    cfg = summary["config"]
+    out = {f"u <= {cfg['u_threshold']:g}": direction(
+        first["main"]["stable_outside_exact"], last["main"]["stable_outside_exact"])}
+    for a, b in zip(first["sensitivity"], last["sensitivity"], strict=True):
+        out[f"u <= {a['u_threshold']:g}"] = direction(a["stable_outside_exact"],
+                                                      b["stable_outside_exact"])
+    out["theta growth"] = direction(first["growth_criterion"]["stable_outside_exact"],
+                                    last["growth_criterion"]["stable_outside_exact"])
+    return out
+
+
 def _pct(x) -> str:
     return "--" if x is None else f"{100 * x:.1f}"
 
@@ -83,11 +106,15 @@ def numbers(summary: dict) -> dict[str, str]:
            "LrRegionSensitivity": ", ".join(f"{s['u_threshold']:g}"
                                              for s in per_lr[0]["sensitivity"]),
            "LrRegionBoundOk": "holds" if all(e["bound_ok"] for e in per_lr) else "fails"}
-    small, large = (per_lr[k]["main"]["stable_outside_exact"] for k in (0, -1))
-    # the direction the paper states in words, read off the data: does the empirical region
-    # beyond the exact boundary grow or shrink as the learning rate falls?
-    out["LrRegionTrend"] = ("grows" if small > large else "shrinks" if small < large
-                            else "does not change")
+    # The direction the paper states in words, read off the data: does the empirical region
+    # beyond the exact boundary grow or shrink as the learning rate falls? One word when every
+    # criterion (threshold) agrees, else "depends on the threshold"; the list says which.
+    by_criterion = directions(summary)
+    words = set(by_criterion.values())
+    out["LrRegionTrend"] = words.pop() if len(words) == 1 else "depends on the threshold"
+    le = r"$\le$"
+    out["LrRegionTrendByCriterion"] = "; ".join(
+        f"{word} with {crit.replace('<=', le)}" for crit, word in by_criterion.items())
     for end, entry in (("Small", per_lr[0]), ("Large", per_lr[-1])):
         main = entry["main"]
         out[f"LrRegionStableOutside{end}"] = _pct(main["stable_outside_exact"])
