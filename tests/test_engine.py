@@ -217,7 +217,7 @@ def test_gpu_cell_times_the_engines_own_setup_and_step(tmp_path, monkeypatch):
     """The GPU timing builds its run with train.setup (so a character model gets the corpus's
     vocabulary, which the timing's own set-up used to drop) and times train.step."""
     from ctadam import train
-    from ctadam.experiments import gpu_cell
+    from ctadam.experiments.kadam_optimizer import gpu_cell
 
     rng = np.random.default_rng(0)
     arrays = {"train": rng.integers(0, 11, 500).astype(np.uint16),

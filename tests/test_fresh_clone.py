@@ -81,8 +81,9 @@ def test_the_default_profile_plans_every_job_on_a_fresh_clone(clone):
     assert stats["data_cifar10_archive"] == 1 and stats["data_cifar10"] == 1
 
 
-@pytest.mark.parametrize("key, value", [(("sweep", "lr"), ".nan"), (("sweep", "eps"), ".inf"),
-                                        (("sweep", "beta1s"), "[0.5, .nan]")])
+@pytest.mark.parametrize("key, value", [(("stability_sweep", "lr"), ".nan"),
+                                        (("stability_sweep", "eps"), ".inf"),
+                                        (("stability_sweep", "beta1s"), "[0.5, .nan]")])
 def test_a_profile_with_nan_or_infinity_is_refused_naming_the_key(tmp_path, key, value):
     """JSON-schema bounds let YAML's .nan through; the workflow must stop before planning."""
     text = (REPO / "config" / "smoke.yaml").read_text()
