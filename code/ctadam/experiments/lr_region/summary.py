@@ -108,10 +108,12 @@ def numbers(summary: dict) -> dict[str, str]:
            "LrRegionBoundOk": "holds" if all(e["bound_ok"] for e in per_lr) else "fails"}
     # The direction the paper states in words, read off the data: does the empirical region
     # beyond the exact boundary grow or shrink as the learning rate falls? One word when every
-    # criterion (threshold) agrees, else "depends on the threshold"; the list says which.
+    # criterion (threshold) agrees, else "depending on the threshold"; the list says which.
     by_criterion = directions(summary)
     words = set(by_criterion.values())
-    out["LrRegionTrend"] = words.pop() if len(words) == 1 else "depends on the threshold"
+    out["LrRegionTrend"] = (f"{words.pop()} as the learning rate falls" if len(words) == 1 else
+                            "grows or shrinks as the learning rate falls, depending on the "
+                            "threshold")
     le = r"$\le$"
     out["LrRegionTrendByCriterion"] = "; ".join(
         f"{word} with {crit.replace('<=', le)}" for crit, word in by_criterion.items())
