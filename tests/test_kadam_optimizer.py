@@ -28,7 +28,8 @@ def study(**task):
     return {"run_tasks": ["mnist1d"], "figure_task": "mnist1d", "seeds": [0, 1],
             "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.1,
             "diverge_loss_factor": 20.0, "lion": {"betas": [0.9, 0.99], "lr_scale": 0.1},
-            "shards": 2, "tasks": {"mnist1d": spec}}
+            "shards": 2, "tasks": {"mnist1d": spec},
+            "power": {"alpha": 0.05, "power": 0.8, "effect": {"test_acc": 1.0, "test_loss": 0.05}}}
 
 
 def test_strategies_in_torch_letters():
@@ -224,3 +225,26 @@ def test_gpu_cell_projects_the_profile_from_step_times(tiny_mnist, tmp_path):
     out = read_json(tmp_path / "t.json")
     assert set(out["step_ms"]) == {"mnist1d/none/adamw/1", "mnist1d/none/kadam-pooled/2"}
     assert out["runs"] == 2 * (2 + 2) and out["projected_s"] > 0
+
+
+def _power_summary(sds, means, n=3):
+    cells = [{"task": "mnist1d", "norm": "none", "method": "adamw", "k": 1}]
+    cells += [{"task": "mnist1d", "norm": "none", "method": "theory", "k": k,
+               "vs_adamw": {"sd": sd, "mean": mean, "n": n}}
+              for k, (sd, mean) in enumerate(zip(sds, means, strict=True), start=2)]
+    return {"metric": {"mnist1d": ["test_acc", 100.0, "max"]}, "strategies": ["theory", "same"],
+            "cells": cells}
+
+
+def test_power_rows_size_the_comparison_and_say_when_it_cannot_decide():
+    from ctadam.stats import mde_paired, pairs_needed
+
+    power = study()["power"]
+    [row] = kt.power_rows(_power_summary([1.0, 2.0, 3.0], [0.5, -1.0, 0.2]), power)
+    assert row["sd"] == 2.0 and row["pairs"] == 3 and row["largest_difference"] == 1.0
+    assert row["mde"] == pytest.approx(mde_paired(2.0, 3, 0.05, 0.8, tests=2))
+    assert row["pairs_for_effect"] == pairs_needed(1.0, 2.0, 0.05, 0.8, tests=2)
+    assert not row["decidable"]  # an MDE of many points cannot see a 1-point difference
+    [big] = kt.power_rows(_power_summary([0.1, 0.1], [5.0, 4.0], n=10), power)
+    assert big["decidable"] and big["mde"] < 5.0 and big["resolved"] == 2
+    assert "undecidable" in kt.power_table([row]) and "2 of 2 cells" in kt.power_table([big])

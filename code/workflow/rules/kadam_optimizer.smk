@@ -196,6 +196,11 @@ rule kadam_optimizer_publish:
             caption="../../../report/kadam_optimizer_baselines_table.rst",
             category="k-Adam",
         ),
+        power=report(
+            "paper/generated/kadam_optimizer_power_table.tex",
+            caption="../../../report/kadam_optimizer_power_table.rst",
+            category="k-Adam",
+        ),
         macros="paper/generated/numbers_kadam_optimizer.tex",
     log:
         "logs/kadam_optimizer_publish/kadam_optimizer_publish.log",
@@ -235,5 +240,6 @@ ALL_TARGETS += [
     "paper/generated/kadam_optimizer_k_table.tex",
     "paper/generated/kadam_optimizer_direct_table.tex",
     "paper/generated/kadam_optimizer_baselines_table.tex",
+    "paper/generated/kadam_optimizer_power_table.tex",
     "paper/generated/numbers_kadam_optimizer.tex",
 ]

@@ -12,11 +12,12 @@ intervals (:func:`ctadam.stats.welch_t`).
 """
 
 import math
+import statistics
 
 from ctadam.stats import welch_t
 
 TABLES = ("kadam_optimizer_k_table", "kadam_optimizer_direct_table",
-          "kadam_optimizer_baselines_table")
+          "kadam_optimizer_baselines_table", "kadam_optimizer_power_table")
 TASK_LABEL = {"cifar10": "CIFAR-10", "mnist1d": "MNIST-1D", "shakespeare": "Shakespeare"}
 TASK_WORD = {"cifar10": "CifarTen", "mnist1d": "MnistOneD", "shakespeare": "Shakespeare"}
 UNIT = {"cifar10": "test acc.\\ (\\%)", "mnist1d": "test acc.\\ (\\%)",
@@ -257,6 +258,62 @@ def macros(summary: dict, task: str) -> dict[str, str]:
     return out
 
 
+def power_rows(summary: dict, power: dict) -> list[dict]:
+    r"""The power analysis of the comparisons against AdamW, per task and norm.
+
+    From every cell's paired (same seed) differences to AdamW: the median paired standard
+    deviation :math:`s_d`, the largest observed :math:`|\bar d|`, the minimum detectable
+    effect (:func:`ctadam.stats.mde_paired`) with this profile's ``n`` pairs at level
+    ``power["alpha"]`` and ``power["power"]``, Holm-corrected over the strategies (its
+    strictest step, :math:`\alpha/m`), the same with 16 pairs, and the pairs needed to detect
+    ``power["effect"][metric]`` (1 point of accuracy, or a loss difference in nats). A row is
+    undecidable at this scale when the MDE exceeds the largest observed difference;
+    ``resolved`` counts the cells whose observed difference exceeds the MDE (only those
+    comparisons could have been told from no effect).
+    """
+    from ctadam.stats import mde_paired, pairs_needed
+
+    tests = max(1, len(summary["strategies"]))
+    rows = []
+    for task in summary["metric"]:
+        metric = summary["metric"][task][0]
+        for norm in NORM_LABEL:
+            cells = [c for c in summary["cells"] if c["task"] == task and c["norm"] == norm
+                     and c["method"] != "adamw" and c.get("vs_adamw", {}).get("sd")]
+            sds = [c["vs_adamw"]["sd"] for c in cells if math.isfinite(c["vs_adamw"]["sd"])]
+            if not sds:
+                continue
+            sd, n = statistics.median(sds), min(c["vs_adamw"]["n"] for c in cells)
+            largest = max(abs(c["vs_adamw"]["mean"]) for c in cells)
+            effect = power["effect"][metric]
+            mde = mde_paired(sd, n, power["alpha"], power["power"], tests) if n >= 2 else math.inf
+            rows.append({"task": task, "norm": norm, "metric": metric, "cells": len(cells),
+                         "pairs": n, "sd": sd, "largest_difference": largest, "mde": mde,
+                         "mde_16": mde_paired(sd, 16, power["alpha"], power["power"], tests),
+                         "effect": effect,
+                         "pairs_for_effect": pairs_needed(effect, sd, power["alpha"],
+                                                          power["power"], tests),
+                         "decidable": mde <= largest,
+                         "resolved": sum(abs(c["vs_adamw"]["mean"]) > mde for c in cells)})
+    return rows
+
+
+def power_table(rows: list[dict]) -> str:
+    """The power analysis (:func:`power_rows`) as a LaTeX tabular."""
+    body = []
+    for r in rows:
+        d = DIGITS[r["task"]]
+        body.append([TASK_LABEL[r["task"]], NORM_LABEL[r["norm"]], str(r["cells"]),
+                     str(r["pairs"]), f"{r['sd']:.{d}f}", f"{r['largest_difference']:.{d}f}",
+                     f"{r['mde']:.{d}f}", f"{r['mde_16']:.{d}f}",
+                     f"{r['pairs_for_effect']} (${r['effect']:g}$)",
+                     f"{r['resolved']} of {r['cells']} cells" if r["decidable"]
+                     else "undecidable"])
+    header = ["task", "network", "cells", "pairs", "$s_d$", r"max $|\bar d|$", "MDE",
+              "MDE (16 pairs)", "pairs for effect", "resolved"]
+    return _tabular(header, body, "llrrrrrrrl")
+
+
 def publish(summary: dict, section: dict) -> dict:
     """The ``\\Kadam...`` macros and the three tables; the k sweep is of
     ``section["figure_task"]``."""
@@ -264,4 +321,6 @@ def publish(summary: dict, section: dict) -> dict:
     return {"macros": macros(summary, task),
             "tables": {"kadam_optimizer_k_table": k_table(summary, task),
                        "kadam_optimizer_direct_table": direct_table(summary),
+                       "kadam_optimizer_power_table": power_table(
+                           power_rows(summary, section["power"])),
                        "kadam_optimizer_baselines_table": baselines_table(summary)}}
