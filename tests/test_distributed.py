@@ -274,3 +274,10 @@ def test_two_processes_match_one_process(tmp_path):
     print(json.dumps(results, indent=1))
     for k, pooled in CONFIGS:
         check(results[f"{k}-{pooled}"], k, pooled)
+
+
+def test_two_processes_match_one_process_at_the_theory_setting(tmp_path):
+    """In the default run: the README's theory setting (k = 2, level 2 pooled) on 2 gloo
+    processes through every scenario, against one process (the slow test runs all of k, pooled)."""
+    pooled = [False, True]
+    check(spawn([(2, pooled)], tmp_path)[f"2-{pooled}"], 2, pooled)
