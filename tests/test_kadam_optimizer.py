@@ -248,3 +248,16 @@ def test_power_rows_size_the_comparison_and_say_when_it_cannot_decide():
     [big] = kt.power_rows(_power_summary([0.1, 0.1], [5.0, 4.0], n=10), power)
     assert big["decidable"] and big["mde"] < 5.0 and big["resolved"] == 2
     assert "undecidable" in kt.power_table([row]) and "2 of 2 cells" in kt.power_table([big])
+
+
+def test_the_papers_k2_claim_is_undecidable_when_its_mde_exceeds_every_difference():
+    twos = [{"vs_adamw": {"sd": 2.0, "mean": m, "n": 3}} for m in (0.5, -1.0, 0.2, 0.8)]
+    mde = kt.two_adam_mde(twos, 4, study()["power"])
+    resolved = [abs(c["vs_adamw"]["mean"]) > mde for c in twos]
+    assert mde > 1.0 and not any(resolved)
+    better = [(True, True)] * 3 + [(False, False)]
+    assert kt.claim_verdict(better, resolved) == "is undecidable at this scale"
+    assert kt.claim_verdict(better, [True] * 4) == "holds"
+    worse = [(False, False)] * 4
+    assert kt.claim_verdict(worse, [True, True, False, False]) == "does not hold"
+    assert kt.claim_verdict(worse, [True, False, False, False]) == "is undecidable at this scale"
