@@ -9,6 +9,8 @@ these helpers so that a bad value always reads the same way, e.g.::
 import argparse
 import math
 import re
+import sys
+from collections.abc import Callable
 from numbers import Integral, Real
 
 
@@ -62,6 +64,17 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def command_status(body: Callable[[], object], prog: str) -> int:
+    """Run a command's ``body`` and return its exit status: 0, or 2 with the one line
+    ``<prog>: error: ...`` on stderr when it refuses its input (a ``ValueError``)."""
+    try:
+        body()
+    except ValueError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _fmt(x: float) -> str:

@@ -55,7 +55,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from ctadam.checks import check_int
+from ctadam.checks import check_int, command_status
 
 PROTOCOL = ("runs", "trackers", "summarize", "publish", "TABLES")
 
@@ -217,12 +217,13 @@ def main(argv=None) -> int:
     p.add_argument("--macros", required=True, help="the numbers_<family>.tex to write")
     p.add_argument("--tables-dir", required=True, help="where <stem>.tex tables go")
     args = parser.parse_args(argv)
-    try:
+
+    def command() -> None:
         fam = family(args.family)
         if args.cmd == "run":
             run_configs(args.configs, args.out_dir, fam.trackers, args.threads, args.device,
                         getattr(fam, "run_one", None))
-            return 0
+            return
         from ctadam.io import write_json_atomic
 
         section = read_json_file(args.section)
@@ -231,11 +232,8 @@ def main(argv=None) -> int:
         else:
             write_publication(fam, read_json_file(args.summary), section, args.macros,
                               args.tables_dir)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
 
+    return command_status(command, parser.prog)
 
 if __name__ == "__main__":
     sys.exit(main())

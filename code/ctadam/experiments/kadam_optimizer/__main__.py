@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from ctadam.checks import command_status
 from ctadam.experiments.kadam_optimizer import plan
 from ctadam.experiments.protocol import read_json_file, read_records
 
@@ -39,7 +40,8 @@ def main(argv=None) -> int:
     cp.add_argument("--selection", required=True, help="the choice, JSON")
     cp.add_argument("--configs-dir", required=True, help="where <run_id>.json go")
     args = parser.parse_args(argv)
-    try:
+
+    def command() -> None:
         ka = read_json_file(args.section)
         if args.cmd == "split":
             from ctadam.experiments.kadam_optimizer.split import split
@@ -51,18 +53,15 @@ def main(argv=None) -> int:
             split(args.task, args.data, plan.split_data(ka, "select")[args.task],
                   plan.split_data(ka, "final")[args.task], spec.get("n_train"),
                   spec.get("n_test"), spec.get("n_val", 500), spec.get("val_fraction", 0.1))
-            return 0
+            return
         from ctadam.experiments.kadam_optimizer.selection import choose
         from ctadam.io import write_json_atomic
 
         selection = choose(ka, read_records(args.records))
         write_json_atomic(args.selection, selection)
         write_final_configs(ka, selection, args.configs_dir)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
 
+    return command_status(command, parser.prog)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -5,6 +5,7 @@ check of the family, configured by the ``identity`` block of its section (rule
 import argparse
 import sys
 
+from ctadam.checks import command_status
 from ctadam.experiments.normalization.runs import identity_run
 from ctadam.experiments.protocol import read_json_file
 
@@ -17,17 +18,16 @@ def main(argv=None) -> int:
     i.add_argument("--section", required=True, help="the family's section.json")
     i.add_argument("--out", required=True, help="the record to write")
     args = parser.parse_args(argv)
-    from ctadam.io import write_json_atomic
 
-    try:
+    def identity() -> None:
+        from ctadam.io import write_json_atomic
+
         section = read_json_file(args.section)
         if "identity" not in section:
             raise ValueError(f"{args.section}: no 'identity' block (the identity check's config)")
         write_json_atomic(args.out, identity_run(section["identity"]))
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+
+    return command_status(identity, parser.prog)
 
 
 if __name__ == "__main__":
