@@ -75,3 +75,20 @@ def test_growth_phase_is_none_without_growth_and_cuts_a_diverged_tail():
     assert ins.growth_phase(u)[1] == 29
     with pytest.raises(ValueError, match="update_inf"):
         ins.growth_phase(np.zeros(5))
+
+
+def test_classify_reports_the_rule_and_the_cells_decidability():
+    out = ins.classify(0.9, 0.5, 40.0, False, 10.0, 2000)
+    assert out == {"unstable": True, "decidability": ins.DECIDABLE, "decidable": True,
+                   "peak": 40.0}
+    short = ins.classify(0.9, 0.5, 3.0, False, 10.0, 5)
+    assert short["unstable"] is False
+    assert short["decidability"] == ins.UNDECIDABLE_HORIZON and not short["decidable"]
+    assert ins.classify(0.9, 0.5, 3.0, True, 10.0, 5)["unstable"] is True
+
+
+def test_require_decidable_names_the_key_when_nothing_can_be_decided():
+    assert ins.require_decidable([(0.9, 0.5, 2000), (0.9, 0.5, 5)], 10.0, "band") == 1
+    assert ins.require_decidable([], 10.0, "band") == 0
+    with pytest.raises(ValueError, match="band.steps"):
+        ins.require_decidable([(0.9, 0.5, 5), (0.9, 0.8101, 5000)], 10.0, "band.steps")

@@ -94,3 +94,24 @@ def test_checked_runs_names_the_family_run_and_key_of_a_bad_engine_config():
         protocol.checked_runs(fam, {}, {"mnist1d": "m.npz"})
     fam.run_one = lambda config: config  # a non-engine family checks its own configs
     assert set(protocol.checked_runs(fam, {}, {"mnist1d": "m.npz"})) == {"ok", "bad"}
+
+
+def _claim(claim_id):
+    return {"id": claim_id, "claim": "c", "verdict": "reproduced", "measure": "m", "value": 1.0,
+            "interval": None, "seeds": 5, "rule": "r_publish"}
+
+
+def test_write_publication_writes_the_declared_claims_and_refuses_others(tmp_path):
+    from types import ModuleType
+
+    fam = ModuleType("ctadam.experiments.fake")
+    fam.TABLES, fam.CLAIMS = (), ("band",)
+    fam.publish = lambda summary, section: {"macros": {"A": "1"}, "tables": {},
+                                            "claims": [_claim(summary["id"])]}
+    out = tmp_path / "claims.json"
+    protocol.write_publication(fam, {"id": "band"}, {}, tmp_path / "n.tex", tmp_path, out)
+    assert json.loads(out.read_text())[0]["id"] == "band"
+    with pytest.raises(ValueError, match="declares"):
+        protocol.write_publication(fam, {"id": "noise"}, {}, tmp_path / "n.tex", tmp_path, out)
+    with pytest.raises(ValueError, match="--claims"):
+        protocol.write_publication(fam, {"id": "band"}, {}, tmp_path / "n.tex", tmp_path)

@@ -77,6 +77,33 @@ def decidability(beta1: float, beta2: float, K: float, steps: int) -> str:
     return DECIDABLE if steps >= min_steps(beta1, beta2, K) else UNDECIDABLE_HORIZON
 
 
+def classify(beta1: float, beta2: float, peak_update_inf: float, diverged: bool, K: float,
+             steps: int) -> dict:
+    """One run judged by the rule: ``{"unstable", "decidability", "decidable", "peak"}``.
+
+    ``unstable`` is :func:`is_unstable`; ``decidability`` is :func:`decidability` of the cell
+    at the run's horizon ``steps``. A run of an undecidable cell keeps its ``unstable`` value
+    (a diverged run is unstable whatever the cell), but summaries count only decidable runs
+    for or against a region and report the undecidable ones as such, never as bounded.
+    """
+    state = decidability(beta1, beta2, K, steps)
+    return {"unstable": is_unstable(peak_update_inf, diverged, K), "decidability": state,
+            "decidable": state == DECIDABLE, "peak": float(peak_update_inf)}
+
+
+def require_decidable(cells, K: float, key: str) -> int:
+    """Parse-time check: the number of decidable cells among ``cells``, pairs
+    ``(beta1, beta2, steps)``; raises ``ValueError`` naming ``key`` (the profile key of the grid)
+    when there are cells and none is decidable (the experiment could decide nothing)."""
+    cells = list(cells)
+    decided = sum(decidability(b1, b2, K, n) == DECIDABLE for b1, b2, n in cells)
+    if cells and decided == 0:
+        raise ValueError(f"{key}: with instability.K = {K:g} every one of the {len(cells)} cells "
+                         "is undecidable (inside with B_inf >= K, on the boundary, or a horizon "
+                         "below ln(10 K)/rho steps): raise the steps, lower K or move the grid")
+    return decided
+
+
 def horizon(beta1: float, beta2: float, K: float, base_steps: int, max_steps: int,
             margin: float = 1.5) -> int:
     r"""A cell's number of steps: ``base_steps``, raised to ``margin`` times

@@ -15,9 +15,13 @@ prefix and its paper section (``paper/sections/<family>.tex``). It exposes four 
     recompute nothing.
 ``publish(summary, section) -> {"macros": {name: text}, "tables": {stem: latex}}``
     The number macros (``paper/generated/numbers_<family>.tex``) and LaTeX tables
-    (``paper/generated/<stem>.tex``) the paper reads.
+    (``paper/generated/<stem>.tex``) the paper reads; a family that states claims of the
+    ledger (:mod:`ctadam.claims`) adds ``"claims": [row, ...]``, one row per id of its
+    ``CLAIMS``.
 
-and the tuple ``TABLES`` of the table stems ``publish`` returns (the rule declares them).
+and the tuple ``TABLES`` of the table stems ``publish`` returns (the rule declares them). A
+family that states claims also has the tuple ``CLAIMS`` of their ids; its publish rule writes
+them to ``data/runs/<family>/claims.json``, which rule ``claims`` merges into the ledger.
 A family whose runs are not engine runs (a numpy simulation, an ODE integration) also
 exposes ``run_one(config) -> record``, which the runner calls in place of
 :func:`ctadam.train.run`; its ``trackers`` then returns ``[]``.
@@ -42,10 +46,13 @@ CLI (what the rules call; each step can be run by hand)::
     python -m ctadam.experiments.protocol summary FAMILY --section section.json \
         --records DIR1 DIR2 --out summary.json
     python -m ctadam.experiments.protocol publish FAMILY --section section.json \
-        --summary summary.json --macros numbers.tex --tables-dir paper/generated
+        --summary summary.json --macros numbers.tex --tables-dir paper/generated \
+        [--claims data/runs/FAMILY/claims.json]
 
-:func:`checked_runs`, :func:`shard_ids` and :func:`family` import neither torch nor numpy
-(parse-time use).
+:func:`family_section`, :func:`checked_runs`, :func:`shard_ids` and :func:`family` import
+neither torch nor numpy (parse-time use). The rule files read each family's section with
+:func:`family_section`: its config section plus the profile's shared ``instability`` and
+``verdicts`` rules.
 """
 
 import argparse
@@ -72,6 +79,22 @@ def family(name: str) -> ModuleType:
     if missing:
         raise ValueError(f"family {name!r} lacks {missing} of the protocol {list(PROTOCOL)}")
     return module
+
+
+SHARED_KEYS = ("instability", "verdicts")
+
+
+def family_section(config: dict, name: str) -> dict:
+    """The section family ``name`` reads: ``config[name]`` with the profile's shared rules added,
+    ``instability`` (:mod:`ctadam.instability`) and ``verdicts`` (:mod:`ctadam.claims`), so that
+    every family applies the same pre-registered rules. Raises ``ValueError`` if the family's
+    own section already uses one of those keys."""
+    if name not in config:
+        raise ValueError(f"the config has no section {name!r}")
+    clash = [k for k in SHARED_KEYS if k in config[name]]
+    if clash:
+        raise ValueError(f"{name}: the keys {clash} belong to the profile's top level")
+    return {**config[name], **{k: config[k] for k in SHARED_KEYS}}
 
 
 def checked_runs(fam: ModuleType, section: dict, data: dict) -> dict[str, dict]:
@@ -175,23 +198,40 @@ def read_records(dirs) -> dict[str, dict]:
     return records
 
 
+def claim_ids(fam: ModuleType) -> tuple[str, ...]:
+    """The ids of the ledger claims ``fam`` states (its ``CLAIMS``; none when it has none)."""
+    return tuple(getattr(fam, "CLAIMS", ()))
+
+
 def write_publication(fam: ModuleType, summary: dict, section: dict, macros_path,
-                      tables_dir) -> list[Path]:
-    """Call ``fam.publish`` and write its macros and tables; returns the written paths.
+                      tables_dir, claims_path=None) -> list[Path]:
+    """Call ``fam.publish`` and write its macros, tables and claim rows; returns the paths.
 
-    The tables must be exactly ``fam.TABLES`` (what the rule declared as outputs).
+    The tables must be exactly ``fam.TABLES`` and the claim rows exactly one per id of
+    ``fam.CLAIMS`` (what the rule declared as outputs), each checked by
+    :func:`ctadam.claims.check_row`; ``claims_path`` is required when the family states claims.
     """
-    from ctadam.io import write_macros, write_text_atomic
+    from ctadam.claims import check_row
+    from ctadam.io import write_json_atomic, write_macros, write_text_atomic
 
+    name = fam.__name__.rsplit(".", 1)[-1]
     out = fam.publish(summary, section)
     tables = out["tables"]
     if sorted(tables) != sorted(fam.TABLES):
         raise ValueError(f"publish returned tables {sorted(tables)}, the family declares "
                          f"{sorted(fam.TABLES)}")
-    name = fam.__name__.rsplit(".", 1)[-1]
+    rows = [check_row(row) for row in out.get("claims", [])]
+    ids = sorted(row["id"] for row in rows)
+    if ids != sorted(claim_ids(fam)):
+        raise ValueError(f"{name}: publish returned claims {ids}, the family declares "
+                         f"{sorted(claim_ids(fam))}")
+    if rows and claims_path is None:
+        raise ValueError(f"{name} states claims {ids}: give --claims (the rows' JSON file)")
     written = [write_macros(macros_path, out["macros"], f"Family {name}.")]
     for stem in sorted(tables):
         written.append(write_text_atomic(Path(tables_dir) / f"{stem}.tex", tables[stem]))
+    if claims_path is not None:
+        written.append(write_json_atomic(claims_path, rows))
     return written
 
 
@@ -216,6 +256,7 @@ def main(argv=None) -> int:
     p.add_argument("--summary", required=True)
     p.add_argument("--macros", required=True, help="the numbers_<family>.tex to write")
     p.add_argument("--tables-dir", required=True, help="where <stem>.tex tables go")
+    p.add_argument("--claims", help="the claim rows' JSON file (families with CLAIMS)")
     args = parser.parse_args(argv)
 
     def command() -> None:
@@ -231,7 +272,7 @@ def main(argv=None) -> int:
             write_json_atomic(args.out, fam.summarize(read_records(args.records), section))
         else:
             write_publication(fam, read_json_file(args.summary), section, args.macros,
-                              args.tables_dir)
+                              args.tables_dir, args.claims)
 
     return command_status(command, parser.prog)
 

@@ -16,7 +16,7 @@ from ctadam.experiments import continuous_time
 from ctadam.experiments.protocol import shard_ids
 from ctadam.paths import DATASETS
 
-CONTINUOUS_TIME = config["continuous_time"]
+CONTINUOUS_TIME = protocol.family_section(config, "continuous_time")
 CONTINUOUS_TIME_RUNS = protocol.checked_runs(continuous_time, CONTINUOUS_TIME, DATASETS)
 CONTINUOUS_TIME_SHARDS = shard_ids(CONTINUOUS_TIME_RUNS, CONTINUOUS_TIME["shards"])
 CONTINUOUS_TIME_DIR = "data/runs/continuous_time"

@@ -17,7 +17,7 @@ from ctadam.experiments import kadam_optimizer as kadam_optimizer_family
 from ctadam.experiments.protocol import shard_ids
 from ctadam.paths import DATASETS
 
-KADAM_OPTIMIZER = config["kadam_optimizer"]
+KADAM_OPTIMIZER = protocol.family_section(config, "kadam_optimizer")
 KADAM_OPTIMIZER_SELECT_DATA = kadam_optimizer_family.split_data(KADAM_OPTIMIZER, "select")
 KADAM_OPTIMIZER_FINAL_DATA = kadam_optimizer_family.split_data(KADAM_OPTIMIZER, "final")
 KADAM_OPTIMIZER_SELECT_RUNS = protocol.checked_runs(

@@ -10,7 +10,7 @@ from ctadam.experiments import protocol
 from ctadam.experiments import lr_region
 from ctadam.paths import DATASETS
 
-LR_REGION = config["lr_region"]
+LR_REGION = protocol.family_section(config, "lr_region")
 LR_REGION_RUNS = protocol.checked_runs(lr_region, LR_REGION, DATASETS)
 LR_REGION_DIR = "data/runs/lr_region"
 

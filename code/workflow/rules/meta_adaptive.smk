@@ -9,7 +9,7 @@ from ctadam.experiments import meta_adaptive as meta_adaptive_family
 from ctadam.experiments.protocol import shard_ids
 from ctadam.paths import DATASETS
 
-META_ADAPTIVE = config["meta_adaptive"]
+META_ADAPTIVE = protocol.family_section(config, "meta_adaptive")
 META_ADAPTIVE_RUNS = protocol.checked_runs(
     meta_adaptive_family, META_ADAPTIVE, DATASETS
 )

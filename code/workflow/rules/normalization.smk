@@ -11,7 +11,7 @@ from ctadam.experiments import normalization as normalization_family
 from ctadam.experiments.protocol import shard_ids
 from ctadam.paths import DATASETS
 
-NORMALIZATION = config["normalization"]
+NORMALIZATION = protocol.family_section(config, "normalization")
 NORMALIZATION_RUNS = protocol.checked_runs(
     normalization_family, NORMALIZATION, DATASETS
 )

@@ -16,7 +16,7 @@ from ctadam.experiments import stability_sweep
 from ctadam.experiments.protocol import shard_ids
 from ctadam.paths import DATASETS
 
-STABILITY_SWEEP = config["stability_sweep"]
+STABILITY_SWEEP = protocol.family_section(config, "stability_sweep")
 STABILITY_SWEEP_RUNS = protocol.checked_runs(stability_sweep, STABILITY_SWEEP, DATASETS)
 STABILITY_SWEEP_SHARDS = shard_ids(STABILITY_SWEEP_RUNS, STABILITY_SWEEP["shards"])
 STABILITY_SWEEP_DIR = "data/runs/stability_sweep"

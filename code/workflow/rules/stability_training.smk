@@ -18,7 +18,7 @@ from ctadam.experiments import stability_training
 from ctadam.experiments.protocol import shard_ids
 from ctadam.paths import DATASETS
 
-STABILITY_TRAINING = config["stability_training"]
+STABILITY_TRAINING = protocol.family_section(config, "stability_training")
 STABILITY_TRAINING_RUNS = protocol.checked_runs(
     stability_training, STABILITY_TRAINING, DATASETS
 )
