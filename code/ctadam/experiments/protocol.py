@@ -207,9 +207,10 @@ def write_publication(fam: ModuleType, summary: dict, section: dict, macros_path
                       tables_dir, claims_path=None) -> list[Path]:
     """Call ``fam.publish`` and write its macros, tables and claim rows; returns the paths.
 
-    The tables must be exactly ``fam.TABLES`` and the claim rows exactly one per id of
-    ``fam.CLAIMS`` (what the rule declared as outputs), each checked by
-    :func:`ctadam.claims.check_row`; ``claims_path`` is required when the family states claims.
+    The tables must be exactly ``fam.TABLES`` (what the rule declared as outputs); the claim
+    rows, each checked by :func:`ctadam.claims.check_row`, have ids of ``fam.CLAIMS``, each at
+    most once (rule ``claims`` checks that the ledger holds every required claim);
+    ``claims_path`` is required when the family states claims.
     """
     from ctadam.claims import check_row
     from ctadam.io import write_json_atomic, write_macros, write_text_atomic
@@ -222,9 +223,9 @@ def write_publication(fam: ModuleType, summary: dict, section: dict, macros_path
                          f"{sorted(fam.TABLES)}")
     rows = [check_row(row) for row in out.get("claims", [])]
     ids = sorted(row["id"] for row in rows)
-    if ids != sorted(claim_ids(fam)):
+    if len(set(ids)) != len(ids) or not set(ids) <= set(claim_ids(fam)):
         raise ValueError(f"{name}: publish returned claims {ids}, the family declares "
-                         f"{sorted(claim_ids(fam))}")
+                         f"{sorted(claim_ids(fam))} (each at most once)")
     if rows and claims_path is None:
         raise ValueError(f"{name} states claims {ids}: give --claims (the rows' JSON file)")
     written = [write_macros(macros_path, out["macros"], f"Family {name}.")]

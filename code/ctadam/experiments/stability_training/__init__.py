@@ -23,6 +23,9 @@ from ctadam.experiments.stability_training.configs import RUNS
 
 EXPERIMENTS = tuple(RUNS)
 TABLES = tuple(f"stability_training_{exp}" for exp in EXPERIMENTS)
+# The ledger claim each experiment states (its module's ``claim(summary, section)``).
+CLAIM_OF = {"growth": "growth-rate", "band": "band", "noise": "noise", "speed": "speed"}
+CLAIMS = tuple(CLAIM_OF[exp] for exp in EXPERIMENTS)
 
 
 def runs(section: dict, data: dict) -> dict[str, dict]:
@@ -93,4 +96,6 @@ def publish(summary: dict, section: dict) -> dict:
         macros[f"{prefix}InsideRuns"] = str(s["bound"]["runs"])
         macros[f"{prefix}MaxBoundRatio"] = f"{s['bound']['max_ratio']:.3f}"
         tables[f"stability_training_{exp}"] = modules[exp].table(s)
-    return {"macros": macros, "tables": tables}
+    claims = [modules[exp].claim(summary[exp], section) for exp in EXPERIMENTS
+              if hasattr(modules[exp], "claim")]
+    return {"macros": macros, "tables": tables, "claims": claims}
