@@ -93,6 +93,7 @@ rule continuous_time_publish:
         summary=f"{CONTINUOUS_TIME_DIR}/summary.json",
         section=f"{CONTINUOUS_TIME_DIR}/section.json",
     output:
+        claims=f"{CONTINUOUS_TIME_DIR}/claims.json",
         macros="paper/generated/numbers_continuous_time.tex",
     log:
         "logs/continuous_time_publish/continuous_time_publish.log",
@@ -102,6 +103,7 @@ rule continuous_time_publish:
     shell:
         "{PY} ctadam.experiments.protocol publish continuous_time --section {input.section}"
         " --summary {input.summary} --macros {output.macros} --tables-dir paper/generated"
+        " --claims {output.claims}"
         " > {log} 2>&1"
 
 

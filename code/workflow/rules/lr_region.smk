@@ -72,6 +72,7 @@ rule lr_region_publish:
         summary=f"{LR_REGION_DIR}/summary.json",
         section=f"{LR_REGION_DIR}/section.json",
     output:
+        claims=f"{LR_REGION_DIR}/claims.json",
         macros="paper/generated/numbers_lr_region.tex",
     log:
         "logs/lr_region_publish/lr_region_publish.log",
@@ -81,6 +82,7 @@ rule lr_region_publish:
     shell:
         "{PY} ctadam.experiments.protocol publish lr_region --section {input.section}"
         " --summary {input.summary} --macros {output.macros} --tables-dir paper/generated"
+        " --claims {output.claims}"
         " > {log} 2>&1"
 
 

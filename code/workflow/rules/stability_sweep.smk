@@ -89,6 +89,7 @@ rule stability_sweep_publish:
         summary=f"{STABILITY_SWEEP_DIR}/summary.json",
         section=f"{STABILITY_SWEEP_DIR}/section.json",
     output:
+        claims=f"{STABILITY_SWEEP_DIR}/claims.json",
         macros="paper/generated/numbers_stability_sweep.tex",
         tables=[
             report(
@@ -106,6 +107,7 @@ rule stability_sweep_publish:
     shell:
         "{PY} ctadam.experiments.protocol publish stability_sweep --section {input.section}"
         " --summary {input.summary} --macros {output.macros} --tables-dir paper/generated"
+        " --claims {output.claims}"
         " > {log} 2>&1"
 
 

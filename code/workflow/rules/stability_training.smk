@@ -102,6 +102,7 @@ rule stability_training_publish:
         summary=f"{STABILITY_TRAINING_DIR}/summary.json",
         section=f"{STABILITY_TRAINING_DIR}/section.json",
     output:
+        claims=f"{STABILITY_TRAINING_DIR}/claims.json",
         macros="paper/generated/numbers_stability_training.tex",
         tables=[
             report(
@@ -119,6 +120,7 @@ rule stability_training_publish:
     shell:
         "{PY} ctadam.experiments.protocol publish stability_training --section {input.section}"
         " --summary {input.summary} --macros {output.macros} --tables-dir paper/generated"
+        " --claims {output.claims}"
         " > {log} 2>&1"
 
 
