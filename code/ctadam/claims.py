@@ -79,6 +79,35 @@ def merge(row_lists: list[list[dict]], required=REQUIRED_IDS) -> list[dict]:
     return [rows[i] for i in order]
 
 
+def row(claim_id: str, claim: str, verdict: str, measure: str, value, interval, seeds: int,
+        rule: str) -> dict:
+    """One ledger row, checked (:func:`check_row`); non-finite values become ``None``."""
+    def finite(x):
+        return None if x is None or not math.isfinite(x) else float(x)
+
+    lo_hi = None
+    if interval is not None and all(finite(x) is not None for x in interval):
+        lo_hi = [float(interval[0]), float(interval[1])]
+    return check_row({"id": claim_id, "claim": claim, "verdict": verdict, "measure": measure,
+                      "value": finite(value), "interval": lo_hi, "seeds": int(seeds),
+                      "rule": rule})
+
+
+def interval_verdict(interval, threshold: float, seeds: int, min_seeds: int) -> str:
+    """The verdict of a fraction whose claim holds when it exceeds ``threshold``:
+    ``"reproduced"`` when the whole ``interval`` lies at or above it, ``"not reproduced"``
+    when it lies below it, otherwise (or with fewer than ``min_seeds`` seeds, or no interval)
+    ``"undecidable at this scale"``."""
+    if interval is None or seeds < min_seeds or not all(math.isfinite(x) for x in interval):
+        return VERDICTS[2]
+    lo, hi = interval
+    if lo >= threshold:
+        return VERDICTS[0]
+    if hi < threshold:
+        return VERDICTS[1]
+    return VERDICTS[2]
+
+
 def _number(x) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "n/a"
