@@ -108,6 +108,32 @@ def interval_verdict(interval, threshold: float, seeds: int, min_seeds: int) -> 
     return VERDICTS[2]
 
 
+def ratio_verdict(interval, tolerance: float, seeds: int, min_seeds: int) -> str:
+    """The verdict of a measured/predicted ratio: ``"reproduced"`` when its whole ``interval``
+    lies within ``1 +- tolerance``, ``"not reproduced"`` when it lies wholly outside, otherwise
+    (or with fewer than ``min_seeds`` seeds, or no interval) ``"undecidable at this scale"``."""
+    if interval is None or seeds < min_seeds or not all(math.isfinite(x) for x in interval):
+        return VERDICTS[2]
+    lo, hi = interval
+    if 1 - tolerance <= lo and hi <= 1 + tolerance:
+        return VERDICTS[0]
+    if hi < 1 - tolerance or lo > 1 + tolerance:
+        return VERDICTS[1]
+    return VERDICTS[2]
+
+
+def mean_interval(values, alpha: float) -> tuple[float, list[float] | None]:
+    """The mean of per-seed ``values`` and its Student-t interval at level ``1 - alpha``
+    (``None`` with fewer than two values)."""
+    from ctadam.stats import paired_t
+
+    values = [float(v) for v in values]
+    test = paired_t(values, [0.0] * len(values), alpha)
+    if test["n"] < 2:
+        return test["mean"], None
+    return test["mean"], [test["low"], test["high"]]
+
+
 def _number(x) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "n/a"
