@@ -15,7 +15,8 @@ a table for the paper (``paper/generated/claims.tex``), as number macros the abs
 CLI::
 
     python -m ctadam.claims merge --rows a.json b.json --ledger data/claims.json \
-        --table paper/generated/claims.tex --macros paper/generated/numbers_claims.tex
+        --table paper/generated/claims.tex --macros paper/generated/numbers_claims.tex \
+        [--markdown data/claims.md]
     python -m ctadam.claims readme --ledger data/claims.json --readme README.md
 """
 
@@ -211,6 +212,7 @@ def main(argv=None) -> int:
     m.add_argument("--ledger", required=True)
     m.add_argument("--table", required=True)
     m.add_argument("--macros", required=True)
+    m.add_argument("--markdown", help="also write the README's Markdown table here")
     r = sub.add_parser("readme", help="refresh the README's claims table from the ledger")
     r.add_argument("--ledger", required=True)
     r.add_argument("--readme", required=True)
@@ -221,6 +223,8 @@ def main(argv=None) -> int:
             write_json_atomic(args.ledger, rows)
             write_text_atomic(args.table, latex_table(rows))
             write_macros(args.macros, macros(rows), "The claims ledger.")
+            if args.markdown:
+                write_text_atomic(args.markdown, markdown_table(rows))
         else:
             rows = [check_row(row) for row in read_json(args.ledger)]
             path = Path(args.readme)
