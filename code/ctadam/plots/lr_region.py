@@ -1,7 +1,8 @@
 r"""Figure ``lr_region``: the empirical stable region on a quadratic at each learning rate.
 
 Reads the summary of :mod:`ctadam.experiments.lr_region` only. One panel per learning rate:
-log10 of the peak update max_n ||u_n||_inf (median over seeds) over the (gamma, beta) grid (paper letters: gamma =
+log10 of the peak update max_n ||u_n||_inf (median over seeds) over the (gamma, beta) grid
+(paper letters: gamma =
 torch beta1 on the horizontal axis, beta = torch beta2 vertically), the exact boundary
 beta = gamma^2, the paper's C = 0 and the empirical boundary of the stated criterion (top of
 the unstable runs outside the exact region). Last

@@ -13,9 +13,10 @@ condition number ``condition``, all runs at once as arrays of shape (n_runs, dim
 and :math:`\theta_0`). The summary labels a run with the one instability rule
 (:mod:`ctadam.instability`: unstable when the peak update exceeds the profile's ``K``) and
 repeats the classification for every ``sensitivity_u`` threshold and for the growth criterion
-``growth > growth_threshold``, so the thresholds can change without rerunning. With eps -> 0 the update is invariant to the
-scale of H and the trajectory for (lr, theta_0) is c times the one for (lr/c, theta_0/c): only
-lr / ||theta_0|| and the horizon ``steps`` matter, which the record states.
+``growth > growth_threshold``, so the thresholds can change without rerunning. With eps -> 0
+the update is invariant to the scale of H and the trajectory for (lr, theta_0) is c times the
+one for (lr/c, theta_0/c): only lr / ||theta_0|| and the horizon ``steps`` matter, which the
+record states.
 
 The family's one run (:func:`ctadam.experiments.lr_region.run_one`) is :func:`run`.
 """

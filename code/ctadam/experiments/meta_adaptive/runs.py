@@ -1,7 +1,8 @@
 r"""The meta-adaptive family's runs: normalization as a hidden second level of adaptivity.
 
 **Stream runs** train a LayerNorm MLP with AdamW, with and without weight decay (one run per
-entry of ``stream.weight_decay`` and seed of ``stream.seeds``), through :func:`ctadam.train.run` with the
+entry of ``stream.weight_decay`` and seed of ``stream.seeds``), through
+:func:`ctadam.train.run` with the
 :class:`~ctadam.trackers.LevelTwoStats` tracker on the first scale-invariant group ``w``. The
 normalized weights ``w/|w|`` turn by about :math:`\eta|u_n|/|w_{n-1}|` per step, and the closed
 norm recursion (\cref{eq:norm-recursion}) makes :math:`|w_{n-1}|^2` an exponential moving
