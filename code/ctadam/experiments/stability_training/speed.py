@@ -83,9 +83,23 @@ def spearman(x, y) -> float:
     return float(np.dot(rx, ry) / math.sqrt(np.dot(rx, rx) * np.dot(ry, ry)))
 
 
-def within_seed_rhos(blocks: list[list[tuple[float, float]]]) -> list[float]:
-    """Per block (one seed's ``(C, steps)`` pairs) Spearman's rho over C."""
-    return [spearman([c for c, _ in b], [t for _, t in b]) for b in blocks]
+def within_seed_rhos(blocks: list[list[tuple[float, float]]], cache: dict | None = None
+                     ) -> list[float]:
+    """Per block (one seed's ``(C, steps)`` pairs) Spearman's rho over C.
+
+    ``cache`` (keyed by the block's ``id``; the blocks must outlive it) spares a bootstrap
+    recomputing the rho of a seed it draws again: a seed's rho does not depend on the draw.
+    """
+    out = []
+    for b in blocks:
+        if cache is None or id(b) not in cache:
+            rho = spearman([c for c, _ in b], [t for _, t in b])
+            if cache is None:
+                out.append(rho)
+                continue
+            cache[id(b)] = rho
+        out.append(cache[id(b)])
+    return out
 
 
 def mean_finite(values) -> float:
@@ -109,17 +123,19 @@ def pooled(blocks: list) -> float:
     return spearman([c for c, _ in pairs], [t for _, t in pairs])
 
 
-def cell_stats(blocks: dict, n_boot: int, seed: int, alpha: float, tests: int) -> dict:
+def cell_stats(blocks: dict, n_boot: int, seed: int, alpha: float, tests: int,
+               cache: dict | None = None) -> dict:
     """The numbers of one cell from ``{seed: [(C, steps), ...]}`` (see the module docstring)."""
+    cache = {} if cache is None else cache
     seeds = sorted(blocks)
     bl = [blocks[s] for s in seeds]
-    rhos = within_seed_rhos(bl)
+    rhos = within_seed_rhos(bl, cache)
     finite = [r for r in rhos if math.isfinite(r)]
     t = paired_t(finite, [0.0] * len(finite), alpha)
     n = len(finite)
     if n >= 2:
-        mean, lo, hi = block_bootstrap(bl, lambda b: mean_finite(within_seed_rhos(b)), n_boot,
-                                       1 - alpha, seed)
+        mean, lo, hi = block_bootstrap(bl, lambda b: mean_finite(within_seed_rhos(b, cache)),
+                                       n_boot, 1 - alpha, seed)
         pooled_rho, pooled_lo, pooled_hi = block_bootstrap(bl, pooled, n_boot, 1 - alpha, seed)
     else:
         mean, lo, hi = mean_finite(rhos), math.nan, math.nan
@@ -175,9 +191,10 @@ def row_of(run: dict) -> dict:
     return {**strip_eval([run])[0], "line": line, "k": int(k[1:]), "c": round(run["c"], 12)}
 
 
-def summary_value(blocks: list[dict], cells: list[tuple[float, str]]) -> float:
+def summary_value(blocks: list[dict], cells: list[tuple[float, str]],
+                  cache: dict | None = None) -> float:
     """Median over cells of the mean within-seed rho; ``blocks``: per seed ``{cell: pairs}``."""
-    means = [mean_finite(within_seed_rhos([b[cell] for b in blocks])) for cell in cells]
+    means = [mean_finite(within_seed_rhos([b[cell] for b in blocks], cache)) for cell in cells]
     means = [m for m in means if math.isfinite(m)]
     return float(np.median(means)) if means else math.nan
 
@@ -199,6 +216,7 @@ def summarize(runs: list[dict], st: dict) -> dict:
                                    if ev["test_loss"] else None)})
     keys = [(f"{t:g}", line) for t in targets for line in SPEED_LINES]
     seeds = sorted({r["seed"] for r in rows})
+    cache = {}  # within-seed rho per block (the blocks live until summarize returns)
     blocks = {s: {key: [(r["c"], r["steps"][key[0]]) for r in rows
                         if r["seed"] == s and r["line"] == key[1]] for key in keys}
               for s in seeds}
@@ -207,7 +225,7 @@ def summarize(runs: list[dict], st: dict) -> dict:
         tk, line = key
         cell_rows = [{**r, "t": r["steps"][tk]} for r in rows if r["line"] == line]
         stats = cell_stats({s: blocks[s][key] for s in seeds}, sp["bootstrap"],
-                           sp["bootstrap_seed"], alpha, len(keys))
+                           sp["bootstrap_seed"], alpha, len(keys), cache)
         pc = per_c(cell_rows, "t")
         cells.append({"target": float(tk), "line": line, **stats, "per_c": pc,
                       **monotonicity([p["mean"] for p in pc]),
@@ -216,7 +234,8 @@ def summarize(runs: list[dict], st: dict) -> dict:
     for c, p in zip(cells, holm([c["p"] for c in cells]), strict=True):
         c["p_holm"] = p
     value, low, high = (block_bootstrap(list(blocks.values()),
-                                        lambda b: summary_value(b, keys), sp["bootstrap"],
+                                        lambda b: summary_value(b, keys, cache),
+                                        sp["bootstrap"],
                                         1 - alpha, sp["bootstrap_seed"])
                         if len(seeds) >= 2 else (summary_value(list(blocks.values()), keys),
                                                  math.nan, math.nan))
