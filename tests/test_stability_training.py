@@ -14,7 +14,6 @@ from ctadam.experiments import stability_training as fam
 from ctadam.experiments.measures import max_window_slope, window_slope
 from ctadam.experiments.stability_training import configs as stt
 from ctadam.experiments.stability_training import growth as stabtrain_growth
-from ctadam.experiments.stability_training import speed as stabtrain_speed
 from ctadam.experiments.stability_training.measure import boundary_interval, measure_run
 from ctadam.plots import generalization_speed, growth_slope, region_noise, stability_band
 from ctadam.theory import region, stability
@@ -33,9 +32,10 @@ ST = {"shards": 1, "eps": 1e-16, "dtype": "float64", "log_every": 10, "diverge_n
                "seeds": [0, 1, 2], "steps": 30},
       "noise": {"beta1": 0.5, "fractions": [-0.5, 0.5], "batch_sizes": [None, 16],
                 "weight_decays": [0.0, 0.1, 1.0], "seeds": [0, 1], "steps": 30},
-      "speed": {"beta1": 0.9, "beta2_max": 0.999, "points": 4, "seeds": [0, 1], "steps": 30,
-                "n_train": 8, "block_size": 6,
-                "eval_every": 10, "bootstrap": 200, "bootstrap_seed": 0}}
+      "speed": {"beta1": 0.9, "beta2": 0.999, "points": 4, "seeds": [0, 1], "steps": 30,
+                "n_train": 8, "block_size": 6, "eval_samples": 16, "targets": [2.9, 2.45],
+                "eval_every": 10, "bootstrap": 200, "bootstrap_seed": 0},
+      "verdicts": {"alpha": 0.05, "min_seeds": 5, "agreement": 0.9, "rate_tolerance": 0.2}}
 
 
 def test_rule_modules_import_without_torch_or_numpy():
@@ -84,8 +84,10 @@ def test_run_configs_of_each_experiment():
     assert noise["wd1_f0.5_s0"]["optimizer"]["weight_decay"] == 1.0
     assert noise["batch16_f-0.5_s1"]["batch_size"] == 16
     speed = stt.RUNS["speed"](ST, DATA)
-    assert len(speed) == 8 and speed["k00_s1"]["eval_every"] == 10
-    assert speed["k00_s1"]["n_train"] == 8 and speed["k00_s1"]["model"]["block_size"] == 6
+    assert len(speed) == 2 * 4 * 2 and speed["beta_k00_s1"]["eval_every"] == 10
+    assert speed["gamma_k00_s1"]["n_train"] == 8
+    assert speed["beta_k03_s0"]["model"]["block_size"] == 6
+    assert speed["beta_k03_s0"]["eval_samples"] == 16
     every = fam.runs(ST, DATA)
     assert len(every) == len(growth) + len(band) + len(noise) + len(speed)
     assert every["band_mnist1d_g0.5_f0.5_s2"] == cfg and cfg["data"] == DATA["mnist1d"]
@@ -148,16 +150,6 @@ def test_growth_agreement_gain_and_ratios():
     assert math.isnan(stabtrain_growth.agreement(runs, "exact_rate")["gain"])
 
 
-def test_speed_steps_and_bootstrap_rank_correlation():
-    assert stabtrain_speed.steps_to({"step": [10, 20], "test_loss": [3.0, 2.0]}, 2.5) == 20
-    assert stabtrain_speed.steps_to({"step": [10], "test_loss": [3.0]}, 2.5) is None
-    rho, lo, hi = stabtrain_speed.bootstrap_spearman([1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1],
-                                                     200, 0)
-    assert rho == pytest.approx(-1.0) and lo == pytest.approx(-1.0) and hi <= -0.99
-    rho, lo, hi = stabtrain_speed.bootstrap_spearman([1, 1], [2, 2], 20, 0)
-    assert math.isnan(rho) and math.isnan(lo) and math.isnan(hi)
-
-
 def write_fake_records(tmp_path, violate=False):
     """Fake records of every run in ST: growth at max(rho, 0), bounded inside.
 
@@ -192,7 +184,8 @@ def published(tmp_path):
                           "--records", str(shard), "--out", str(out)]) == 0
     assert protocol.main(["publish", "stability_training", "--section", section,
                           "--summary", str(out), "--macros", str(tmp_path / "m.tex"),
-                          "--tables-dir", str(tmp_path)]) == 0
+                          "--tables-dir", str(tmp_path),
+                          "--claims", str(tmp_path / "claims.json")]) == 0
     return tmp_path
 
 
