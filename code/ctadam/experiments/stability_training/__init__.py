@@ -78,9 +78,11 @@ def summarize(records: dict[str, dict], section: dict) -> dict:
 
     modules = experiment_modules()
     window, factor = section["measure"]["window"], section["measure"]["growth_factor"]
+    onset, probe = section["instability"]["onset"], section["growth"]["probe"]
     out = {}
     for exp, recs in split(records).items():
-        measured = [measure.measure_run(i, recs[i], window, factor) for i in sorted(recs)]
+        measured = [measure.measure_run(i, recs[i], window, factor, onset, probe)
+                    for i in sorted(recs)]
         bound = check_bound(measured, section["bound_tolerance"])
         out[exp] = {**modules[exp].summarize(measured, section), "bound": bound}
     return out
