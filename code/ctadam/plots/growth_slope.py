@@ -80,15 +80,16 @@ def plot(summary: dict, out) -> None:
 
 def band_span(pts: list[dict]):
     """(lo, hi) offsets of the band on a line: from where rho crosses 0 (linear interpolation
-    between grid points) to the C = 0 point; None when the line has no band point."""
-    if not any(p["rho"] < 0 < p["paper_rate"] for p in pts):
-        return None
+    between grid points) to the C = 0 point (offset 0); None when rho does not cross 0 at a
+    negative offset on the grid (and no grid point lies in the band)."""
     pts = sorted(pts, key=lambda p: p["offset"])
     for a, b in zip(pts, pts[1:], strict=False):
-        if a["rho"] > 0 >= b["rho"]:
+        if a["rho"] > 0 >= b["rho"] and a["offset"] < 0:
             x0 = a["offset"] + (b["offset"] - a["offset"]) * a["rho"] / (a["rho"] - b["rho"])
-            return x0, 0.0
-    return pts[0]["offset"], 0.0
+            return (x0, 0.0) if x0 < 0 else None
+    if any(p["rho"] < 0 < p["paper_rate"] for p in pts):
+        return pts[0]["offset"], 0.0
+    return None
 
 
 def _fmt(x) -> str:

@@ -165,7 +165,8 @@ def summarize(runs: list[dict], st: dict) -> dict:
         for task in tasks:
             pts = line_points(runs, task, ln["name"], ln["beta1"], tol)
             per_task[task] = {
-                "points": pts, "training": task in g["tasks"], "probed": task in g["probe"]["tasks"],
+                "points": pts, "training": task in g["tasks"],
+                "probed": task in g["probe"]["tasks"],
                 "diverged": sum(p["status"] not in (None, "ok") for p in pts),
                 "probe_diverged": sum(p["probe_diverged"] for p in pts),
                 "analysis": {m: analyse(pts, col) for m, col in MEASURES.items()}}
@@ -244,7 +245,8 @@ def claim(summary: dict, section: dict) -> dict:
              f"such point or fewer than {min_seeds} seeds")
     if c["points"] == 0 or c["seeds"] < min_seeds:
         verdict = "undecidable at this scale"
-        detail = (f"; {c['points']} points, {c['seeds']} seeds")
+        detail = ("; undecidable: no such point" if c["points"] == 0 else
+                  f"; undecidable: {c['seeds']} probe seeds, fewer than {min_seeds}")
     elif abs(c["value"] - 1.0) <= tol:
         verdict, detail = "reproduced", ""
     else:
@@ -282,9 +284,11 @@ def _num(x, digits: int = 2) -> str:
 
 
 def _overstate(points: list[dict]) -> float:
-    """Largest (|C|/2)/rho over the points with rho > 0 and C < 0 (the line's outer end)."""
-    r = [p["paper_rate"] / p["rho"] for p in points if p["rho"] > 0 and p["paper_rate"] > 0]
-    return max(r, default=math.nan)
+    """(|C|/2)/rho at the line's outer end (its point of largest |C|/2), NaN if rho <= 0 there."""
+    if not points:
+        return math.nan
+    p = max(points, key=lambda q: q["paper_rate"])
+    return p["paper_rate"] / p["rho"] if p["rho"] > 0 and p["paper_rate"] > 0 else math.nan
 
 
 def macros(summary: dict, st: dict) -> dict[str, str]:

@@ -44,8 +44,13 @@ import math
 
 import numpy as np
 
-from ctadam.experiments.measures import (bound_ratios, is_growing, max_window_slope, usable_end,
-                                         window_slope)
+from ctadam.experiments.measures import (
+    bound_ratios,
+    is_growing,
+    max_window_slope,
+    usable_end,
+    window_slope,
+)
 from ctadam.instability import growth_phase_slope
 from ctadam.theory import region, stability
 
