@@ -262,7 +262,7 @@ def claim(summary: dict, section: dict) -> dict:
 
 TASK_MACRO = {"mnist1d": "Mnist", "shakespeare": "Shakespeare"}
 TASK_NAME = {"mnist1d": "MNIST-1D", "shakespeare": "Shakespeare"}
-FOLLOWS_TEXT = {"rho": "$\\rho$", "paper": "$|C|/2$", "tie": "neither (tie)", "none": "n/a"}
+FOLLOWS_TEXT = {"rho": "$\\rho$", "paper": "$|C|/2$", "tie": "neither (a tie)", "none": "neither"}
 VERDICT_MACRO = "StabGrowthClaimVerdict"
 
 
