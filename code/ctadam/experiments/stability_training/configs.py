@@ -10,8 +10,13 @@ second-moment decay = torch ``beta2``); code and config keys PyTorch's. The pape
 
 Experiments (each a subsection of the workflow config ``stability_training``):
 
-* ``growth`` (the paper's Fig. 2b): ``points`` points on the normal to :math:`C = 0` through
-  :math:`(\gamma_0, \gamma_0/(2-\gamma_0))`, the :math:`C = 0` point included, one seed each;
+* ``growth`` (the paper's Fig. 2b): on each of ``lines`` (one per :math:`\gamma_0`), ``points``
+  points on the normal to :math:`C = 0` through :math:`(\gamma_0, \gamma_0/(2-\gamma_0))`, the
+  :math:`C = 0` point included: a training run of ``steps`` steps (one seed) per task, and a
+  controlled *probe* per ``probe.tasks`` and ``probe.seeds``: trained to step
+  :math:`n_0` = ``probe.start``, then every gradient scaled by :math:`c^{\,n-n_0}`
+  (:math:`c` = ``probe.factor``, the engine's ``grad_scale``) for ``probe.skip`` +
+  ``probe.window`` more steps;
 * ``band``: at each :math:`\gamma` of ``beta1s``, the :math:`\beta` of ``fractions`` (band
   fractions), each for every seed;
 * ``noise``: one :math:`\gamma`, the same band fractions, under full batch and minibatches
@@ -171,12 +176,66 @@ def _key(x: float) -> str:
     return f"{x:.6g}"
 
 
+def check_probe(probe: dict, points, key: str = "stability_training.growth.probe") -> None:
+    r"""Parse-time checks of the probe: ``start`` >= 1, ``skip`` >= 0, ``window`` >= 3 integers
+    and :math:`0 < c < \min(\gamma, \sqrt\beta)` at every point ``(gamma, beta)``.
+
+    Under gradients scaled by :math:`c^{\,n-n_0}` the update grows per step at
+    :math:`\ln\max(\gamma, c) - \ln\max(\sqrt\beta, c)` (paper-notes P.5), which is the exact
+    :math:`\rho = \ln\gamma - \tfrac12\ln\beta` (\cref{eq:growth-rate}) only when
+    :math:`c < \min(\gamma, \sqrt\beta)`; a larger ``factor`` is refused, naming the key.
+    """
+    for name, low in (("start", 1), ("skip", 0), ("window", 3)):
+        v = probe[name]
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise ValueError(f"{key}.{name} must be an integer >= {low}, got {v!r}")
+    c = probe["factor"]
+    if isinstance(c, bool) or not isinstance(c, (int, float)) or not 0.0 < c < 1.0:
+        raise ValueError(f"{key}.factor must be a real in (0, 1), got {c!r}")
+    for b1, b2 in points:
+        bound = min(b1, math.sqrt(b2))
+        if not c < bound:
+            raise ValueError(f"{key}.factor = {c:g} must be below min(beta1, sqrt(beta2)) = "
+                             f"{bound:.4g} at the point beta1={b1:.4g}, beta2={b2:.4g}, else the "
+                             "probe's rate is not rho")
+
+
+def growth_lines(g: dict) -> list[dict]:
+    """Each line of ``g["lines"]`` with its points: ``{beta1, points, half_length, name,
+    cells: [(beta1, beta2), ...]}``; ``name`` is ``g<beta1>`` (run ids carry it)."""
+    out = []
+    for i, line in enumerate(g["lines"]):
+        for k in ("beta1", "points", "half_length"):
+            if k not in line:
+                raise ValueError(f"stability_training.growth.lines[{i}].{k} is required")
+        cells = normal_points(line["beta1"], line["points"], line["half_length"])
+        out.append({**line, "name": f"g{_key(line['beta1'])}", "cells": cells})
+    names = [ln["name"] for ln in out]
+    if len(set(names)) != len(names):
+        raise ValueError(f"stability_training.growth.lines: two lines share a beta1 ({names})")
+    return out
+
+
 def growth_runs(st: dict, data: dict) -> dict[str, dict]:
-    """Run id ``<task>_k<index>`` -> config, for every task and point on the normal."""
-    g = st["growth"]
-    pts = normal_points(g["beta1"], g["points"], g["half_length"])
-    return {f"{task}_k{k:03d}": train_config(st, data, task, b1, b2, g["seed"], g["steps"])
-            for task in g["tasks"] for k, (b1, b2) in enumerate(pts)}
+    """Run ids ``<task>_<line>_k<index>`` (training, ``steps`` steps, seed ``seed``) and
+    ``probe_<task>_<line>_k<index>_s<seed>`` (the probe: ``start + skip + window`` steps with
+    ``grad_scale = {start, factor}``) -> config, for every line and point on it."""
+    g, p = st["growth"], st["growth"]["probe"]
+    lines = growth_lines(g)
+    check_probe(p, [c for ln in lines for c in ln["cells"]])
+    out = {}
+    probe_steps = p["start"] + p["skip"] + p["window"]
+    for ln in lines:
+        for k, (b1, b2) in enumerate(ln["cells"]):
+            for task in g["tasks"]:
+                out[f"{task}_{ln['name']}_k{k:03d}"] = train_config(st, data, task, b1, b2,
+                                                                    g["seed"], g["steps"])
+            for task in p["tasks"]:
+                for s in p["seeds"]:
+                    cfg = train_config(st, data, task, b1, b2, s, probe_steps)
+                    cfg["grad_scale"] = {"start": p["start"], "factor": p["factor"]}
+                    out[f"probe_{task}_{ln['name']}_k{k:03d}_s{s}"] = cfg
+    return out
 
 
 def band_runs(st: dict, data: dict) -> dict[str, dict]:
