@@ -94,13 +94,20 @@ QUADRATIC = {"problem": "quadratic_smooth", "beta1": 0.9, "beta2": 0.99, "horizo
 CLAIM = {"models": ["first", "second"], "rates": "backward", "order": 1}
 
 
-def test_quadratic_record():
-    rec = continuous_time.run_one(QUADRATIC)
+def test_quadratic_record(tmp_path, capsys):
+    cfg_path = write_json_atomic(tmp_path / "configs" / "quadratic_smooth.json", QUADRATIC)
+    argv = ["run", "continuous_time", "--configs", str(cfg_path), "--out-dir",
+            str(tmp_path / "shard0"), "--threads", "1"]
+    assert protocol.main(argv) == 0
+    rec = read_json(tmp_path / "shard0" / "quadratic_smooth.json")
+    # The record holds its run config verbatim, so a second run skips it (resume).
+    capsys.readouterr()
+    assert protocol.main(argv) == 0
+    assert "quadratic_smooth: record present, skipped" in capsys.readouterr().out
     assert [r["sign_changes"] for r in rec["runs"]] == [0, 0]
     assert set(rec["order"]) == set(continuous.MODELS)
     assert set(rec["order"]["second"]) == set(continuous.RATES)
     assert all(r["second"]["backward"]["gap"] > 0 for r in rec["runs"])
-    # The record holds its run config verbatim, so the runner's resume check can skip it.
     assert rec["config"] == QUADRATIC
     # Only the smallest eta (solver_check.n_etas = 1) is integrated again at the tighter rtol.
     smallest, largest = sorted(rec["runs"], key=lambda r: r["eta"])

@@ -6,9 +6,10 @@ global error at the horizon against eta on log-log axes, for every rate choice (
 marker, colour-blind-safe) and model (solid: first order, dashed: second order), with the
 local slopes k_i = d ln E / d ln eta (eq:ct-local-slope) of the paper's rates written along
 both models' curves and the asymptotic order k_0 (smallest pair) of every curve in the
-corner. It tests the models
-of \cref{eq:ct-models} by their global error (\cref{eq:ct-global-error}). Drawn by rule
-``continuous_time_figure`` from the ``quadratics`` part of the family's summary::
+upper left (f: first, s: second model; a dagger where the solver-tolerance check fails). It
+tests the models of \cref{eq:ct-models} by their global error (\cref{eq:ct-global-error}).
+Drawn by rule ``continuous_time_figure`` from the ``quadratics`` and ``orders`` parts of the
+family's summary::
 
     python -m ctadam.plots.continuous_time --summary S.json --out figures/continuous_time.pdf
 """
@@ -59,10 +60,12 @@ def draw(records: list[dict], orders: dict):
                 bottom.loglog(etas, err, ls, marker=KIND_MARKER[kind], ms=2.5, lw=0.9,
                               color=KIND_COLOR[kind], mfc="none" if model == "second" else None,
                               label=f"{model}-order, rates {KIND_LABEL[kind]}")
-                bottom.text(0.99 if model == "second" else 0.62, 0.03 + 0.065 * i,
-                            rf"{model[0]}: $k_0$={asym[model][kind]['order']:.2f}",
-                            color=KIND_COLOR[kind], transform=bottom.transAxes, ha="right",
-                            fontsize=5)
+                cell = asym[model][kind]
+                mark = "" if cell["rtol_pass"] else r"$^\dagger$"
+                bottom.text(0.03 if model == "first" else 0.26, 0.96 - 0.065 * i,
+                            rf"{model[0]}: $k_0$={cell['order']:.2f}{mark}",
+                            color=KIND_COLOR[kind], transform=bottom.transAxes, ha="left",
+                            va="top", fontsize=5)
                 if kind == "backward":
                     order = np.argsort(etas)
                     e_sorted, err_sorted = etas[order], err[order]

@@ -4,8 +4,8 @@ Two kinds of runs, neither an engine run (both go through :func:`run_one`):
 
 * one per quadratic problem of ``problems`` (id = the problem's name, :mod:`.quadratics`): the
   global error of both models of :mod:`ctadam.theory.continuous` (\cref{eq:ct-models}) at a
-  fixed horizon over a range of learning rates, and its fitted order
-  (\cref{eq:ct-global-error});
+  fixed horizon over a range of learning rates, its local slopes and asymptotic order
+  (\cref{eq:ct-local-slope}) with a solver-tolerance check (:mod:`.order`, claim ``ode-order``);
 * one per optimizer on a tiny character transformer (ids ``transformer_adam`` and
   ``transformer_adamw``, :mod:`.transformer`): the relative trajectory error
   (\cref{eq:ct-traj-error}).
@@ -13,7 +13,7 @@ Two kinds of runs, neither an engine run (both go through :func:`run_one`):
 The protocol (:mod:`ctadam.experiments.protocol`): :func:`runs` (torch- and numpy-free, the rule
 file calls it at parse time), :func:`run_one` (a quadratic config holds ``problem``, a
 transformer config ``optimizer``), :func:`summarize` (:mod:`.summary`) and :func:`publish`
-(macros ``Ct*`` and ``Ode*``, :mod:`.numbers`; no tables).
+(macros ``Ct*`` and ``Ode*``, :mod:`.numbers`; no tables; the claim row ``ode-order``).
 """
 
 import math

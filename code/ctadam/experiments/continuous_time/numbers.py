@@ -78,13 +78,13 @@ def order_macros(orders: dict) -> dict[str, str]:
                 c = p["models"][model][kind]
                 out[f"CtAsym{name}"] = f"{c['order']:.2f}"
                 out[f"CtAsymMean{name}"] = _order(c["mean_last_two"])
-                out[f"CtRtolChange{name}"] = latex_sci(c["rtol_change"], 1)
+                out[f"CtRtolChange{name}"] = latex_sci(c["rtol_change"], 2)
                 out[f"CtRtolMark{name}"] = "" if c["rtol_pass"] else r"$^\dagger$"
                 fails += not c["rtol_pass"]
         out[f"CtRtolFails{word}"] = str(fails)
         out[f"CtRtolChangeMax{word}"] = latex_sci(max(
             p["models"][m][k]["rtol_change"] for m in continuous.MODELS
-            for k in continuous.RATES), 1)
+            for k in continuous.RATES), 2)
         out[f"CtCheckEtaMax{word}"] = latex_sci(max(p["checked_etas"]), 2)
     first = orders["problems"][0]
     out["CtRtolFactor"] = f"{first['rtol_factor']:g}"

@@ -3,11 +3,14 @@ r"""Global error of the continuous-time models against discrete Adam/AdamW at a 
 For each learning rate eta, discrete Adam runs N = round(T / eta) steps and every model of
 :mod:`ctadam.theory.continuous` (first- and second-order, each rate choice) is integrated to
 step N (time N h, h = eta^p); the error is |theta_model(N h) - theta_N| (eq:ct-global-error),
-and its fitted slope against log eta is the measured order. ``gap`` is the distance between
-the second and the first model at step N, ``gap_predicted`` the norm of (h/2)(F(0) - F(T))
-(eq:ct-gap) from the first model. The record also keeps loss curves, the first two
-coordinates of every trajectory, and counts the recorded points at which some gradient
-coordinate has changed sign since the start (zero means the smooth regime of the expansion).
+its fitted slope against log eta over the whole range is kept as a sensitivity column (the
+order reported is the local slope at the smallest etas, :mod:`.order`). ``gap`` is the
+distance between the second and the first model at step N, ``gap_predicted`` the norm of
+(h/2)(F(0) - F(T)) (eq:ct-gap) from the first model. The record also keeps loss curves, the
+first two
+coordinates of every trajectory, counts the recorded points at which some gradient
+coordinate has changed sign since the start (zero means the smooth regime of the expansion),
+the solver-tolerance check of the smallest etas (:func:`solver_check`) and its run config.
 
 One run of family ``continuous_time`` per problem (:func:`run`, the family's ``run_one``).
 """
