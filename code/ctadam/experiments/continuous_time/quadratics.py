@@ -7,8 +7,7 @@ its fitted slope against log eta over the whole range is kept as a sensitivity c
 order reported is the local slope at the smallest etas, :mod:`.order`). ``gap`` is the
 distance between the second and the first model at step N, ``gap_predicted`` the norm of
 (h/2)(F(0) - F(T)) (eq:ct-gap) from the first model. The record also keeps loss curves, the
-first two
-coordinates of every trajectory, counts the recorded points at which some gradient
+first two coordinates of every trajectory, counts the recorded points at which some gradient
 coordinate has changed sign since the start (zero means the smooth regime of the expansion),
 the solver-tolerance check of the smallest etas (:func:`solver_check`) and its run config.
 
