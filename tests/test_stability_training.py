@@ -29,13 +29,17 @@ ST = {"shards": 1, "eps": 1e-16, "dtype": "float64", "log_every": 10, "diverge_n
       "measure": {"window": 10, "growth_factor": 2.0, "sensitivity": [100.0]},
       "growth": {"tasks": ["mnist1d", "shakespeare"], "beta1": 0.7, "points": 6,
                  "half_length": 0.06, "steps": 40, "seed": 0},
-      "band": {"tasks": ["mnist1d"], "beta1s": [0.5, 0.9], "fractions": [-0.5, 0.5, 1.5],
-               "seeds": [0, 1, 2], "steps": 30},
-      "noise": {"beta1": 0.5, "fractions": [-0.5, 0.5], "batch_sizes": [None, 16],
-                "weight_decays": [0.0, 0.1, 1.0], "seeds": [0, 1], "steps": 30},
+      "band": {"tasks": ["mnist1d"], "beta1s": [0.5, 0.9], "rhos": [0.1],
+               "band_fractions": [0.5], "inside_fractions": [1.5], "seeds": [0, 1, 2],
+               "base_steps": 30, "max_steps": 80},
+      "noise": {"beta1": 0.5, "rhos": [0.1], "band_fractions": [0.5], "inside_fractions": [],
+                "batch_sizes": [None, 16], "weight_decays": [0.0, 0.1, 1.0], "seeds": [0, 1],
+                "base_steps": 30, "max_steps": 80},
       "speed": {"beta1": 0.9, "beta2_max": 0.999, "points": 4, "seeds": [0, 1], "steps": 30,
                 "n_train": 8, "block_size": 6,
-                "eval_every": 10, "bootstrap": 200, "bootstrap_seed": 0}}
+                "eval_every": 10, "bootstrap": 200, "bootstrap_seed": 0},
+      "instability": {"K": 10.0, "onset": 2.0, "margin": 1.5},
+      "verdicts": {"alpha": 0.05, "min_seeds": 5, "agreement": 0.9, "rate_tolerance": 0.2}}
 
 
 def test_rule_modules_import_without_torch_or_numpy():
@@ -82,7 +86,7 @@ def test_run_configs_of_each_experiment():
     assert len(noise) == 4 * 2 * 2  # batch full, batch 16, wd 0.1, wd 1 (wd 0 is batch full)
     assert noise["wd1_f0.5_s0"]["optimizer"]["name"] == "adamw"
     assert noise["wd1_f0.5_s0"]["optimizer"]["weight_decay"] == 1.0
-    assert noise["batch16_f-0.5_s1"]["batch_size"] == 16
+    assert noise["batch16_r0.1_s1"]["batch_size"] == 16
     speed = stt.RUNS["speed"](ST, DATA)
     assert len(speed) == 8 and speed["k00_s1"]["eval_every"] == 10
     assert speed["k00_s1"]["n_train"] == 8 and speed["k00_s1"]["model"]["block_size"] == 6
@@ -98,7 +102,7 @@ def test_run_configs_of_each_experiment():
 
 def fake_record(b1, b2, u_max, status="ok", seed=0, test_loss=None, task="mnist1d"):
     return {"config": {"task": task, "optimizer": {"betas": [[b1, b2]], "weight_decay": 0.0},
-                       "seed": seed, "batch_size": None},
+                       "seed": seed, "batch_size": None, "steps": len(u_max)},
             "per_step": {"update_max_abs": list(u_max)}, "status": status,
             "diverged_at": None if status == "ok" else len(u_max),
             "eval": {"step": [10, 20, 30], "test_loss": test_loss or [3.0, 2.5, 2.4]}}
@@ -163,11 +167,11 @@ def write_fake_records(tmp_path, violate=False):
 
     With ``violate``, the first run of the band experiment inside the exact region exceeds B_n.
     """
-    n = np.arange(1, 41)
     shard = tmp_path / "shard0"
     runs = fam.runs(ST, DATA)
     for k, rid in enumerate(sorted(runs)):
         cfg = runs[rid]
+        n = np.arange(1, cfg["steps"] + 1)
         b1, b2 = cfg["optimizer"]["betas"]
         rho = max(float(stability.growth_rate(b1, b2)), 0.0)
         u = 0.5 * np.exp(rho * n) if rho > 0 else 0.5 + 0 * n
@@ -192,7 +196,8 @@ def published(tmp_path):
                           "--records", str(shard), "--out", str(out)]) == 0
     assert protocol.main(["publish", "stability_training", "--section", section,
                           "--summary", str(out), "--macros", str(tmp_path / "m.tex"),
-                          "--tables-dir", str(tmp_path)]) == 0
+                          "--tables-dir", str(tmp_path),
+                          "--claims", str(tmp_path / "claims.json")]) == 0
     return tmp_path
 
 
@@ -210,16 +215,16 @@ def test_summary_publish_and_figure(published, exp, module):
             a = summary["tasks"]["mnist1d"]["agreement"][measure]["exact"]
             assert a["gain"] == pytest.approx(1.0, rel=1e-6) and a["points"] > 0
         assert "\\StabGrowthMnistExactMaxGain" in macros
-    if exp == "band":  # fake: growth at rho outside, too slow to count at gamma = 0.9
-        c = summary["tasks"]["mnist1d"]["counts"]
-        assert c["band"] == {"bounded": 6, "growing": 0}
-        assert c["outside"] == {"bounded": 3, "growing": 3}
-        b = summary["tasks"]["mnist1d"]["by_beta1"]["0.5"]["boundary"]
-        assert (b["low"], b["high"], b["monotone"]) == (-0.5, 0.5, True)
-        assert "\\newcommand{\\StabBandBounded}{6}" in macros
-        assert "\\newcommand{\\StabBandSensOutsideGrowing}{3, 0}" in macros  # factors 2, 100
+    if exp == "band":  # fake: growth at rho outside (past K within the horizon), flat inside
+        z = summary["tasks"]["mnist1d"]["zones"]
+        assert (z["outside_r0.1"]["k"], z["outside_r0.1"]["n"]) == (6, 6)
+        assert (z["band"]["k"], z["band"]["n"], z["band"]["undecidable"]) == (0, 3, 3)
+        assert (z["inside"]["k"], z["inside"]["n"]) == (0, 6)
+        assert "\\newcommand{\\StabBandBounded}{3}" in macros
+        assert "\\newcommand{\\StabBandVerdict}{undecidable at this scale}" in macros  # 3 seeds
     if exp == "noise":
         assert "\\newcommand{\\StabNoiseMoved}{0}" in macros
+        assert "\\newcommand{\\StabNoiseBoundaryA}{$(0.54, 0.5]$}" not in macros
     module.main(["--summary", str(published / "s.json"), "--out", str(published / "fig.pdf")])
     assert (published / "fig.pdf").stat().st_size > 0 and (published / "fig.png").exists()
 

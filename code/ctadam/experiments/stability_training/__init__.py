@@ -80,7 +80,9 @@ def summarize(records: dict[str, dict], section: dict) -> dict:
     window, factor = section["measure"]["window"], section["measure"]["growth_factor"]
     out = {}
     for exp, recs in split(records).items():
-        measured = [measure.measure_run(i, recs[i], window, factor) for i in sorted(recs)]
+        measured = [{**measure.measure_run(i, recs[i], window, factor),
+                     **measure.instability_run(recs[i], section["instability"]["K"])}
+                    for i in sorted(recs)]
         bound = check_bound(measured, section["bound_tolerance"])
         out[exp] = {**modules[exp].summarize(measured, section), "bound": bound}
     return out
