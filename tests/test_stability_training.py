@@ -224,7 +224,7 @@ def test_summary_publish_and_figure(published, exp, module):
         assert "\\newcommand{\\StabBandVerdict}{undecidable at this scale}" in macros  # 3 seeds
     if exp == "noise":
         assert "\\newcommand{\\StabNoiseMoved}{0}" in macros
-        assert "\\newcommand{\\StabNoiseBoundaryA}{$(0.54, 0.5]$}" not in macros
+        assert "\\newcommand{\\StabNoiseBoundaryA}{$(-0.54, 0.5]$}" in macros  # rho = 0.1 grows
     module.main(["--summary", str(published / "s.json"), "--out", str(published / "fig.pdf")])
     assert (published / "fig.pdf").stat().st_size > 0 and (published / "fig.png").exists()
 

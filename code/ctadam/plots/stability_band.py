@@ -70,7 +70,7 @@ def plot(summary: dict, out) -> None:
         z = t["zones"]
         out_k = sum(z[k]["k"] for k in summary["zone_keys"] if k.startswith("outside_"))
         out_n = sum(z[k]["n"] for k in summary["zone_keys"] if k.startswith("outside_"))
-        ax.set_title(f"{TASK_NAME[task]}: unstable outside {out_k}/{out_n}, band "
+        ax.set_title(f"{TASK_NAME[task]}\nunstable/decidable: outside {out_k}/{out_n}, band "
                      f"{z['band']['k']}/{z['band']['n']}, inside "
                      f"{z['inside']['k']}/{z['inside']['n']}", fontsize=7)
         ax.legend(loc="upper right", frameon=False, fontsize=6)

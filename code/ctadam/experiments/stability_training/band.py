@@ -230,7 +230,7 @@ def macros(summary: dict, st: dict) -> dict[str, str]:
                 f"StabBand{name}Undecidable": str(z["undecidable"]),
                 f"StabBand{name}Low": _num(z["low"]), f"StabBand{name}High": _num(z["high"]),
                 f"StabBand{name}OldGrowing": str(z["old_growing"]),
-                f"StabBand{name}Runs": str(z["runs"]),
+                f"StabBand{name}Total": str(z["runs"]),
                 f"StabBand{name}PeakMax": _peak(z["peak_max"]),
                 f"StabBand{name}PeakMedian": _peak(z["peak_median"])}
         for task, t in summary["tasks"].items():

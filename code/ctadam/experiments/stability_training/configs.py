@@ -130,7 +130,7 @@ def rho_beta2(beta1: float, rho: float, key: str = "rhos") -> float:
     if isinstance(rho, bool) or not isinstance(rho, int | float) or not 0.0 < rho < math.inf:
         raise ValueError(f"{key}: every rho must be a finite real > 0 (outside the exact "
                          f"region), got {rho!r}")
-    beta2 = (beta1 / math.exp(rho)) ** 2
+    beta2 = (beta1 * math.exp(-rho)) ** 2
     if not 0.0 < beta2 < 1.0:
         raise ValueError(f"{key}: rho={rho:g} at beta1={beta1:g} gives beta2={beta2:.4g}, "
                          "outside (0, 1)")
