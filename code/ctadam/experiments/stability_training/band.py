@@ -239,6 +239,10 @@ def macros(summary: dict, st: dict) -> dict[str, str]:
             out[f"StabBand{tname}{name}Decidable"] = str(tz["n"])
             out[f"StabBand{tname}{name}Undecidable"] = str(tz["undecidable"])
     outside = [summary["zones"][k] for k in keys if k.startswith("outside_")]
+    out["StabBandOutsideList"] = "; ".join(
+        f"{z['k']} of {z['n']} at $\\rho = {k.removeprefix('outside_r')}$"
+        + ("" if z["n"] == 0 else f" (Wilson {_num(z['low'])} to {_num(z['high'])})")
+        for k, z in zip([k for k in keys if k.startswith("outside_")], outside, strict=True))
     band = summary["zones"]["band"]
     # The abstract's numbers (paper/main.tex), now under the one rule: band runs that count
     # and stay below K, outside runs that count and exceed it.

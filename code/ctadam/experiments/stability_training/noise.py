@@ -242,7 +242,34 @@ def macros(summary: dict, st: dict) -> dict[str, str]:
         + [str(moved(summary["conditions"], lambda c, f=f: c["old_boundary_by_factor"][f]))
            for f in factors])
     out["StabNoiseVerdict"] = claim(summary, st)["verdict"]
+    v = st["verdicts"]
+    out |= {"StabNoiseAlpha": f"{v['alpha']:g}", "StabNoiseMinSeeds": str(v["min_seeds"]),
+            "StabNoiseMargin": f"{1 - v['agreement']:.2g}"}
+    h = headline(summary["tests"])
+    if h is not None:
+        cond = next(c for c in summary["conditions"] if c["name"] == h["condition"])
+        out |= {"StabNoiseHeadCond": _label(cond), "StabNoiseHeadDiff": _num(h["difference"]),
+                "StabNoiseHeadLow": _num(h["low"]), "StabNoiseHeadHigh": _num(h["high"]),
+                "StabNoiseHeadP": _p(h["p_holm"])}
+    else:
+        out |= {k: "--" for k in ("StabNoiseHeadCond", "StabNoiseHeadDiff", "StabNoiseHeadLow",
+                                  "StabNoiseHeadHigh", "StabNoiseHeadP")}
+    higher, lower = direction(summary["conditions"])
+    out["StabNoiseHigherPoints"], out["StabNoiseLowerPoints"] = str(higher), str(lower)
     return out
+
+
+def direction(conditions: list[dict]) -> tuple[int, int]:
+    """Over the (condition, point) pairs after full batch where both have decidable runs: how
+    many have a larger unstable share than full batch at that point, and how many a smaller."""
+    ref = conditions[0]["points"]
+    higher = lower = 0
+    for c in conditions[1:]:
+        for p, r in zip(c["points"], ref, strict=True):
+            if p["unstable"]["n"] and r["unstable"]["n"]:
+                higher += p["unstable"]["fraction"] > r["unstable"]["fraction"]
+                lower += p["unstable"]["fraction"] < r["unstable"]["fraction"]
+    return higher, lower
 
 
 def _fraction(p: dict, beta1: float) -> float:
