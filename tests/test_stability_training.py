@@ -32,10 +32,12 @@ ST = {"shards": 1, "eps": 1e-16, "dtype": "float64", "log_every": 10, "diverge_n
                  "steps": 40, "seed": 0,
                  "probe": {"tasks": ["mnist1d"], "seeds": [0, 1, 2, 3, 4], "start": 10,
                            "factor": 0.1, "skip": 5, "window": 10}},
-      "band": {"tasks": ["mnist1d"], "beta1s": [0.5, 0.9], "fractions": [-0.5, 0.5, 1.5],
-               "seeds": [0, 1, 2], "steps": 30},
-      "noise": {"beta1": 0.5, "fractions": [-0.5, 0.5], "batch_sizes": [None, 16],
-                "weight_decays": [0.0, 0.1, 1.0], "seeds": [0, 1], "steps": 30},
+      "band": {"tasks": ["mnist1d"], "beta1s": [0.5, 0.9], "rhos": [0.1],
+               "band_fractions": [0.5], "inside_fractions": [1.5], "seeds": [0, 1, 2],
+               "base_steps": 30, "max_steps": 80},
+      "noise": {"beta1": 0.5, "rhos": [0.1], "band_fractions": [0.5], "inside_fractions": [],
+                "batch_sizes": [None, 16], "weight_decays": [0.0, 0.1, 1.0], "seeds": [0, 1],
+                "base_steps": 30, "max_steps": 80},
       "speed": {"beta1": 0.9, "beta2": 0.999, "points": 4, "seeds": [0, 1], "steps": 30,
                 "n_train": 8, "block_size": 6, "eval_samples": 16, "targets": [2.9, 2.45],
                 "eval_every": 10, "bootstrap": 200, "bootstrap_seed": 0},
@@ -94,7 +96,7 @@ def test_run_configs_of_each_experiment():
     assert len(noise) == 4 * 2 * 2  # batch full, batch 16, wd 0.1, wd 1 (wd 0 is batch full)
     assert noise["wd1_f0.5_s0"]["optimizer"]["name"] == "adamw"
     assert noise["wd1_f0.5_s0"]["optimizer"]["weight_decay"] == 1.0
-    assert noise["batch16_f-0.5_s1"]["batch_size"] == 16
+    assert noise["batch16_r0.1_s1"]["batch_size"] == 16
     speed = stt.RUNS["speed"](ST, DATA)
     assert len(speed) == 2 * 4 * 2 and speed["beta_k00_s1"]["eval_every"] == 10
     assert speed["gamma_k00_s1"]["n_train"] == 8
@@ -113,7 +115,8 @@ def test_run_configs_of_each_experiment():
 def fake_record(b1, b2, u_max, status="ok", seed=0, test_loss=None, task="mnist1d",
                 grad_scale=None):
     return {"config": {"task": task, "optimizer": {"betas": [[b1, b2]], "weight_decay": 0.0},
-                       "seed": seed, "batch_size": None, "grad_scale": grad_scale},
+                       "seed": seed, "batch_size": None, "grad_scale": grad_scale,
+                       "steps": len(u_max)},
             "per_step": {"update_max_abs": list(u_max)}, "status": status,
             "diverged_at": None if status == "ok" else len(u_max),
             "eval": {"step": [10, 20, 30], "test_loss": test_loss or [3.0, 2.5, 2.4]}}
@@ -232,16 +235,16 @@ def test_summary_publish_and_figure(published, exp, module):
         row = io.read_json(published / "claims.json")[0]
         assert row["id"] == "growth-rate" and row["verdict"] == "not reproduced"
         assert "follow the exact rate rho" in row["measure"] and row["seeds"] == 5
-    if exp == "band":  # fake: growth at rho outside, too slow to count at gamma = 0.9
-        c = summary["tasks"]["mnist1d"]["counts"]
-        assert c["band"] == {"bounded": 6, "growing": 0}
-        assert c["outside"] == {"bounded": 3, "growing": 3}
-        b = summary["tasks"]["mnist1d"]["by_beta1"]["0.5"]["boundary"]
-        assert (b["low"], b["high"], b["monotone"]) == (-0.5, 0.5, True)
-        assert "\\newcommand{\\StabBandBounded}{6}" in macros
-        assert "\\newcommand{\\StabBandSensOutsideGrowing}{3, 0}" in macros  # factors 2, 100
+    if exp == "band":  # fake: growth at rho outside (past K within the horizon), flat inside
+        z = summary["tasks"]["mnist1d"]["zones"]
+        assert (z["outside_r0.1"]["k"], z["outside_r0.1"]["n"]) == (6, 6)
+        assert (z["band"]["k"], z["band"]["n"], z["band"]["undecidable"]) == (0, 3, 3)
+        assert (z["inside"]["k"], z["inside"]["n"]) == (0, 6)
+        assert "\\newcommand{\\StabBandBounded}{3}" in macros
+        assert "\\newcommand{\\StabBandVerdict}{undecidable at this scale}" in macros  # 3 seeds
     if exp == "noise":
         assert "\\newcommand{\\StabNoiseMoved}{0}" in macros
+        assert "\\newcommand{\\StabNoiseBoundaryA}{$(-0.54, 0.5]$}" in macros  # rho = 0.1 grows
     module.main(["--summary", str(published / "s.json"), "--out", str(published / "fig.pdf")])
     assert (published / "fig.pdf").stat().st_size > 0 and (published / "fig.png").exists()
 

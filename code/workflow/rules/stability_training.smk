@@ -4,9 +4,12 @@
 # Four experiments in one family (config["stability_training"]: growth = the paper's Fig. 2b,
 # band = which boundary training follows, noise = gradient noise and weight decay, speed = the
 # paper's Sec. 3.3); run ids carry the experiment (growth_mnist1d_k000).
-# config: data/runs/stability_training/section.json and one config per run;
+# config: data/runs/stability_training/section.json and one config per run (band and noise:
+#   each cell's steps from its rates; a grid that leaves a zone without a decidable cell under
+#   instability.K fails when this file is parsed, naming the key);
 # run: config["stability_training"]["shards"] jobs, many runs per process, one record per run;
-# summary: every run measured (ctadam.experiments.measures decides "growing"), the hard
+# summary: every run measured (ctadam.experiments.measures decides "growing", and
+#   ctadam.instability "unstable" = max ||u_n||_inf > K or diverged), the hard
 #   property checked per experiment (no update inside the exact region above B_n; the step
 #   fails otherwise), each experiment summarised: summary.json = {experiment: summary};
 # publish: numbers_stability_training.tex and one table per experiment;

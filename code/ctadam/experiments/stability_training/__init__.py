@@ -83,7 +83,8 @@ def summarize(records: dict[str, dict], section: dict) -> dict:
     onset, probe = section["instability"]["onset"], section["growth"]["probe"]
     out = {}
     for exp, recs in split(records).items():
-        measured = [measure.measure_run(i, recs[i], window, factor, onset, probe)
+        measured = [{**measure.measure_run(i, recs[i], window, factor, onset, probe),
+                     **measure.instability_run(recs[i], section["instability"]["K"])}
                     for i in sorted(recs)]
         bound = check_bound(measured, section["bound_tolerance"])
         out[exp] = {**modules[exp].summarize(measured, section), "bound": bound}

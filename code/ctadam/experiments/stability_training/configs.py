@@ -17,10 +17,13 @@ Experiments (each a subsection of the workflow config ``stability_training``):
   :math:`n_0` = ``probe.start``, then every gradient scaled by :math:`c^{\,n-n_0}`
   (:math:`c` = ``probe.factor``, the engine's ``grad_scale``) for ``probe.skip`` +
   ``probe.window`` more steps;
-* ``band``: at each :math:`\gamma` of ``beta1s``, the :math:`\beta` of ``fractions`` (band
-  fractions), each for every seed;
-* ``noise``: one :math:`\gamma`, the same band fractions, under full batch and minibatches
-  (``batch_sizes``, at no weight decay) and under AdamW weight decays (full batch);
+* ``band``: at each :math:`\gamma` of ``beta1s``, points outside the exact region at equal
+  exact rate :math:`\rho` (``rhos``, :math:`\beta = (\gamma/e^\rho)^2`), in the band
+  (``band_fractions``) and inside both regions (``inside_fractions``), each for every seed and
+  task, each cell for the steps :func:`cell_horizon` picks from its rates (``base_steps`` to
+  ``max_steps``);
+* ``noise``: the same kind of line at one :math:`\gamma` (MNIST-1D), under full batch and
+  minibatches (``batch_sizes``, at no weight decay) and under AdamW weight decays (full batch);
 * ``speed`` (the paper's Sec. 3.3): inside the region, two lines of ``points`` values of
   :math:`C` evenly spaced in :math:`(0, C(\gamma_0, \beta_0)]`: the *beta line* varies
   :math:`\beta` at :math:`\gamma_0` (``beta1``), the *gamma line* varies :math:`\gamma` at
@@ -28,8 +31,9 @@ Experiments (each a subsection of the workflow config ``stability_training``):
   held-out loss every ``eval_every`` steps on ``eval_samples`` fixed held-out windows.
 
 Every run is a :mod:`ctadam.train` config (float64, full batch unless said, a tiny eps);
-ids name the experiment's coordinates. This module imports neither torch nor numpy: the rule
-file calls it at parse time.
+ids name the experiment's coordinates. This module imports neither torch nor numpy when
+loaded (the rule file calls it at parse time); the band and noise builders import
+:mod:`ctadam.instability` when called, for the horizons and the parse-time decidability check.
 """
 
 import math
@@ -238,13 +242,121 @@ def growth_runs(st: dict, data: dict) -> dict[str, dict]:
     return out
 
 
+def rho_beta2(beta1: float, rho: float, key: str = "rhos") -> float:
+    r"""beta at exact rate ``rho``, gamma = ``beta1``: :math:`\beta = (\gamma/e^{\rho})^2`.
+
+    Inverts :math:`\rho = \ln\gamma - \tfrac12\ln\beta` (\cref{eq:growth-rate}); ``rho > 0``
+    puts the point outside the exact region (\cref{eq:region}). Raises ``ValueError`` naming
+    ``key`` if ``rho`` is not a finite real > 0 or the beta is not in (0, 1).
+    """
+    if isinstance(rho, bool) or not isinstance(rho, int | float) or not 0.0 < rho < math.inf:
+        raise ValueError(f"{key}: every rho must be a finite real > 0 (outside the exact "
+                         f"region), got {rho!r}")
+    beta2 = (beta1 * math.exp(-rho)) ** 2
+    if not 0.0 < beta2 < 1.0:
+        raise ValueError(f"{key}: rho={rho:g} at beta1={beta1:g} gives beta2={beta2:.4g}, "
+                         "outside (0, 1)")
+    return beta2
+
+
+def stability_points(beta1: float, sec: dict, key: str) -> list[dict]:
+    """The points of one line at gamma = ``beta1`` of a ``band``/``noise`` section ``sec``.
+
+    Outside the exact region at equal exact rate (``rhos``, :func:`rho_beta2`), in the band at
+    ``band_fractions`` (each in (0, 1)) and inside both regions at ``inside_fractions`` (each
+    > 1) (:func:`band_beta2`), ordered by beta. Each point is ``{"label", "zone", "kind",
+    "value", "beta2"}`` with ``zone`` one of ``"outside"``, ``"band"``, ``"inside"``, ``kind``
+    ``"rho"`` or ``"f"`` and ``label`` ``r<rho>`` or ``f<fraction>`` (the run ids carry it).
+    Raises ``ValueError`` naming ``key`` and the offending sub-key.
+    """
+    pts = [{"label": f"r{_key(r)}", "zone": "outside", "kind": "rho", "value": float(r),
+            "beta2": rho_beta2(beta1, r, f"{key}.rhos")} for r in sec["rhos"]]
+    for sub, zone, ok, allowed in (("band_fractions", "band", lambda f: 0.0 < f < 1.0, "(0, 1)"),
+                                   ("inside_fractions", "inside", lambda f: f > 1.0, "> 1")):
+        for f in sec[sub]:
+            if isinstance(f, bool) or not isinstance(f, int | float) or not ok(f):
+                raise ValueError(f"{key}.{sub}: every fraction must be in {allowed}, got {f!r}")
+            pts.append({"label": f"f{_key(f)}", "zone": zone, "kind": "f", "value": float(f),
+                        "beta2": band_beta2(beta1, f)})
+    labels = [p["label"] for p in pts]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"{key}: the points {labels} repeat a value")
+    return sorted(pts, key=lambda p: p["beta2"])
+
+
+def paper_rate(beta1: float, beta2: float) -> float:
+    """The paper's predicted growth per step, |C|/2 where C < 0, else 0 (eq:paper-rates)."""
+    return max(-paper_c(beta1, beta2), 0.0) / 2.0
+
+
+def cell_horizon(beta1: float, beta2: float, K: float, base_steps: int, max_steps: int,
+                 margin: float) -> int:
+    r"""The steps of a cell: :func:`ctadam.instability.horizon` (``margin`` times
+    :math:`\ln(10K)/\rho` outside the exact region, else ``base_steps``, at most
+    ``max_steps``), raised where the paper predicts growth (:math:`C < 0`) to ``margin`` times
+    :math:`\ln(10K)/(|C|/2)`, again at most ``max_steps``.
+
+    The second term matters in the band, where :math:`\rho < 0`: a band run that stays below
+    ``K`` is evidence against the paper's growth at :math:`|C|/2` only if that growth would have
+    carried an update of order one past ``10 K`` within the run (:func:`paper_decidable`).
+    """
+    from ctadam import instability
+
+    steps = instability.horizon(beta1, beta2, K, base_steps, max_steps, margin)
+    rate = paper_rate(beta1, beta2)
+    if rate > 0:
+        steps = max(steps, min(max_steps, math.ceil(margin * math.log(10 * K) / rate)))
+    return steps
+
+
+def paper_decidable(beta1: float, beta2: float, K: float, steps: int) -> bool:
+    r"""Whether the paper's growth :math:`e^{n|C|/2}` reaches ``10 K`` within ``steps`` steps,
+    i.e. :math:`N \ge \ln(10K)/(|C|/2)` (False where the paper predicts no growth, C >= 0)."""
+    rate = paper_rate(beta1, beta2)
+    return rate > 0 and steps >= math.log(10 * K) / rate
+
+
+def _line_cells(st: dict, exp: str, beta1s) -> list[tuple[float, dict, int]]:
+    """``(beta1, point, steps)`` of every cell of experiment ``exp`` (``band``/``noise``)."""
+    sec, K = st[exp], st["instability"]["K"]
+    margin = st["instability"]["margin"]
+    key = f"stability_training.{exp}"
+    if not isinstance(sec["max_steps"], int) or isinstance(sec["max_steps"], bool) \
+            or not isinstance(sec["base_steps"], int) or sec["max_steps"] < sec["base_steps"]:
+        raise ValueError(f"{key}.max_steps must be an integer >= base_steps "
+                         f"({sec['base_steps']!r}), got {sec['max_steps']!r}")
+    return [(b1, p, cell_horizon(b1, p["beta2"], K, sec["base_steps"], sec["max_steps"], margin))
+            for b1 in beta1s for p in stability_points(b1, sec, key)]
+
+
+def check_line_decidable(st: dict, exp: str, cells: list[tuple[float, dict, int]]) -> None:
+    """Parse-time check (:func:`ctadam.instability.require_decidable`) that the experiment can
+    decide something: some outside cell and some band-or-inside cell are decidable, and (band)
+    some band cell is :func:`paper_decidable`. Raises ``ValueError`` naming the profile key."""
+    from ctadam import instability
+
+    K, key = st["instability"]["K"], f"stability_training.{exp}"
+    zones = {"outside": f"{key}.rhos (or {key}.max_steps)",
+             "band": f"{key}.band_fractions", "inside": f"{key}.inside_fractions"}
+    for zone, name in zones.items():
+        instability.require_decidable(
+            [(b1, p["beta2"], n) for b1, p, n in cells if p["zone"] == zone], K, name)
+    band = [(b1, p, n) for b1, p, n in cells if p["zone"] == "band"]
+    if exp == "band" and band and not any(paper_decidable(b1, p["beta2"], K, n)
+                                          for b1, p, n in band):
+        raise ValueError(f"{key}.max_steps: with instability.K = {K:g} no band cell runs long "
+                         "enough for the paper's growth |C|/2 to reach 10 K: raise max_steps")
+
+
 def band_runs(st: dict, data: dict) -> dict[str, dict]:
-    """Run id ``<task>_g<beta1>_f<fraction>_s<seed>`` -> config."""
+    """Run id ``<task>_g<beta1>_<point label>_s<seed>`` -> config; each cell's steps from
+    :func:`cell_horizon` (checked at parse time by :func:`check_line_decidable`)."""
     b = st["band"]
-    return {f"{task}_g{_key(b1)}_f{_key(f)}_s{s}":
-            train_config(st, data, task, b1, band_beta2(b1, f), s, b["steps"])
-            for task in b["tasks"] for b1 in b["beta1s"] for f in b["fractions"]
-            for s in b["seeds"]}
+    cells = _line_cells(st, "band", b["beta1s"])
+    check_line_decidable(st, "band", cells)
+    return {f"{task}_g{_key(b1)}_{p['label']}_s{s}":
+            train_config(st, data, task, b1, p["beta2"], s, steps)
+            for task in b["tasks"] for b1, p, steps in cells for s in b["seeds"]}
 
 
 def noise_conditions(noise: dict) -> list[dict]:
@@ -257,12 +369,15 @@ def noise_conditions(noise: dict) -> list[dict]:
 
 
 def noise_runs(st: dict, data: dict) -> dict[str, dict]:
-    """Run id ``<condition>_f<fraction>_s<seed>`` -> config (MNIST-1D)."""
+    """Run id ``<condition>_<point label>_s<seed>`` -> config (MNIST-1D); the points and steps
+    as in :func:`band_runs` at the one gamma ``noise.beta1``."""
     n = st["noise"]
-    return {f"{c['name']}_f{_key(f)}_s{s}":
-            train_config(st, data, "mnist1d", n["beta1"], band_beta2(n["beta1"], f), s,
-                         n["steps"], c["batch_size"], c["weight_decay"])
-            for c in noise_conditions(n) for f in n["fractions"] for s in n["seeds"]}
+    cells = _line_cells(st, "noise", [n["beta1"]])
+    check_line_decidable(st, "noise", cells)
+    return {f"{c['name']}_{p['label']}_s{s}":
+            train_config(st, data, "mnist1d", b1, p["beta2"], s, steps, c["batch_size"],
+                         c["weight_decay"])
+            for c in noise_conditions(n) for b1, p, steps in cells for s in n["seeds"]}
 
 
 def speed_runs(st: dict, data: dict) -> dict[str, dict]:

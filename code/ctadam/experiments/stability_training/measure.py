@@ -160,3 +160,63 @@ def fmt_interval(b: dict) -> str:
 def strip_eval(runs: list[dict]) -> list[dict]:
     """The runs without their ``eval`` lists (summaries keep them only where used)."""
     return [{k: v for k, v in r.items() if k != "eval"} for r in runs]
+
+
+def instability_run(record: dict, K: float) -> dict:
+    r"""The one pre-registered rule (:mod:`ctadam.instability`) applied to one record.
+
+    ``peak`` is :math:`\max_n \lVert u_n\rVert_\infty` over the steps done (NaN if a
+    recorded update is NaN, which the rule counts as diverged), ``steps`` the run's horizon
+    :math:`N` (its configured steps, also for a run that diverged earlier); ``unstable``,
+    ``decidability`` and ``decidable`` are :func:`ctadam.instability.classify` of the cell
+    :math:`(\gamma, \beta)` at that horizon.
+    """
+    from ctadam import instability
+
+    cfg = record["config"]
+    (b1, b2), = cfg["optimizer"]["betas"]
+    u = np.asarray(record["per_step"]["update_max_abs"], dtype=float)
+    peak = float(np.max(u)) if u.size else math.nan
+    out = instability.classify(b1, b2, peak, record["status"] != "ok", K, cfg["steps"])
+    return {**out, "steps": int(cfg["steps"])}
+
+
+def proportion(k: int, n: int) -> dict:
+    """``{"k", "n", "fraction", "low", "high"}``: ``k`` of ``n`` with the Wilson 95 % interval
+    (:func:`ctadam.stats.wilson_interval`); fraction and interval None when ``n`` is 0."""
+    from ctadam.stats import wilson_interval
+
+    if n == 0:
+        return {"k": int(k), "n": 0, "fraction": None, "low": None, "high": None}
+    low, high = wilson_interval(int(k), int(n))
+    return {"k": int(k), "n": int(n), "fraction": k / n, "low": low, "high": high}
+
+
+def rule_boundary(cells: list[dict]) -> dict:
+    """Measured boundary along band fractions under the one rule, from cells ``{fraction,
+    unstable, decidable}`` (all seeds). Only decidable runs vote, undecidable ones are counted.
+
+    A fraction is *unstable* when a strict majority of its decidable runs is unstable. Returns
+    ``{"low": largest fraction voted unstable (None if none), "high": the next larger fraction
+    with decidable runs (None if none), "monotone", "decided": whether any fraction had a
+    decidable run, "votes": [[fraction, unstable, decidable, undecidable], ...]}``.
+    """
+    fracs = sorted({round(c["fraction"], 9) for c in cells})
+    votes = []
+    for f in fracs:
+        here = [c for c in cells if round(c["fraction"], 9) == f]
+        dec = [c for c in here if c["decidable"]]
+        votes.append([f, int(sum(c["unstable"] for c in dec)), len(dec), len(here) - len(dec)])
+    voted = [(f, 2 * u > n) for f, u, n, _ in votes if n > 0]
+    up = [i for i, (_, v) in enumerate(voted) if v]
+    low = up[-1] if up else None
+    high = 0 if low is None else (low + 1 if low + 1 < len(voted) else None)
+    monotone = all(v == (low is not None and i <= low) for i, (_, v) in enumerate(voted))
+    return {"low": None if low is None else voted[low][0],
+            "high": None if high is None or not voted else voted[high][0],
+            "monotone": monotone, "decided": bool(voted), "votes": votes}
+
+
+def fmt_rule_boundary(b: dict) -> str:
+    """LaTeX of :func:`rule_boundary`'s interval (``undecidable`` when nothing was decided)."""
+    return fmt_interval(b) if b["decided"] else "undecidable"
