@@ -101,6 +101,5 @@ def publish(summary: dict, section: dict) -> dict:
         macros[f"{prefix}InsideRuns"] = str(s["bound"]["runs"])
         macros[f"{prefix}MaxBoundRatio"] = f"{s['bound']['max_ratio']:.3f}"
         tables[f"stability_training_{exp}"] = modules[exp].table(s)
-    claims = [modules[exp].claim(summary[exp], section) for exp in EXPERIMENTS
-              if hasattr(modules[exp], "claim")]
+    claims = [modules[exp].claim(summary[exp], section) for exp in EXPERIMENTS]
     return {"macros": macros, "tables": tables, "claims": claims}
