@@ -108,3 +108,10 @@ def test_row_drops_non_finite_numbers_and_checks_the_fields():
     assert r["value"] is None and r["interval"] is None
     with pytest.raises(ValueError, match="verdict"):
         row("band", "c", "maybe", "m", 1.0, None, 5, "r")
+
+
+def test_macro_stems_are_letters_only():
+    assert claims.macro_stem("kadam-cifar10") == "KadamCifarTen"
+    assert claims.macro_stem("norm-dynamics-corrected") == "NormDynamicsCorrected"
+    with pytest.raises(ValueError, match="no macro name"):
+        claims.macro_stem("k-100")

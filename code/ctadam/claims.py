@@ -175,9 +175,24 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+NUMBER_WORDS = ("Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine",
+                "Ten", "Eleven", "Twelve")
+
+
 def macro_stem(claim_id: str) -> str:
-    """``region-exact`` -> ``RegionExact`` (macro names are letters only)."""
-    return "".join(part.capitalize() for part in claim_id.split("-"))
+    """``region-exact`` -> ``RegionExact``, ``kadam-cifar10`` -> ``KadamCifarTen`` (LaTeX macro
+    names are letters only: numbers up to 12 become words)."""
+    import re
+
+    def word(match):
+        n = int(match.group())
+        if n >= len(NUMBER_WORDS):
+            raise ValueError(f"claim id {claim_id!r}: numbers above {len(NUMBER_WORDS) - 1} "
+                             "have no macro name")
+        return NUMBER_WORDS[n]
+
+    parts = [re.sub(r"\d+", word, part) for part in claim_id.split("-")]
+    return "".join(part[:1].upper() + part[1:] for part in parts)
 
 
 def macros(rows: list[dict]) -> dict[str, str]:
