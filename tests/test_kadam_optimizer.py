@@ -25,11 +25,15 @@ def study(**task):
     spec = {"arch": "mlp", "model": {"hidden": [8]}, "n_val": 30, "steps": 12,
             "batch_size": 20, "lrs": [0.003, 0.01], "log_every": 4, "norms": ["none", "layer"],
             "ks": [2, 3], "strategies": list(kp.STRATEGIES), "baselines": ["lion"], **task}
-    return {"run_tasks": ["mnist1d"], "figure_task": "mnist1d", "seeds": [0, 1],
+    return {"run_tasks": ["mnist1d"], "figure_task": "mnist1d", "verdict_tasks": ["mnist1d"],
+            "select_seeds": [0], "seeds": [0, 1],
+            "verdicts": {"alpha": 0.05, "min_seeds": 5, "agreement": 0.9, "rate_tolerance": 0.2},
             "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.1,
             "diverge_loss_factor": 20.0, "lion": {"betas": [0.9, 0.99], "lr_scale": 0.1},
             "shards": 2, "tasks": {"mnist1d": spec},
-            "power": {"alpha": 0.05, "power": 0.8, "effect": {"test_acc": 1.0, "test_loss": 0.05}}}
+            "power": {"alpha": 0.05, "power": 0.8, "effect": {"test_acc": 1.0, "test_loss": 0.05},
+                      "mde_ceiling": {"test_acc": 1.5, "test_loss": 0.05},
+                      "sd_prior": {"test_acc": 2.8, "test_loss": 0.019}}}
 
 
 def test_strategies_in_torch_letters():
@@ -187,8 +191,14 @@ def test_stages_through_the_one_runner(tiny_mnist, tmp_path, monkeypatch):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert [len(c["values"]) for c in summary["cells"]] == [2, 2]
     assert protocol.main(["publish", "kadam_optimizer", "--section", str(section), "--summary",
-                          "summary.json", "--macros", "m.tex", "--tables-dir", "."]) == 0
+                          "summary.json", "--macros", "m.tex", "--tables-dir", ".",
+                          "--claims", "claims.json"]) == 0
     assert all((tmp_path / f"{stem}.tex").exists() for stem in ko.TABLES)
+    rows = json.loads((tmp_path / "claims.json").read_text())
+    # Two seeds and one strategy cannot judge the claim; CIFAR-10 was not run at all.
+    assert [(r["id"], r["verdict"]) for r in rows] == [
+        ("kadam", "undecidable at this scale"), ("kadam-cifar10", "undecidable at this scale")]
+    assert "not run in this profile" in rows[1]["measure"]
 
 
 def test_profiles_validate_and_name_the_shared_cifar_archive():

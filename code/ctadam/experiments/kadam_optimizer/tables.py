@@ -334,11 +334,37 @@ def power_table(rows: list[dict]) -> str:
     return _tabular(header, body, "llrrrrrrrl")
 
 
+def pipeline_note(section: dict, task: str) -> str:
+    """What follows a task's name in a caption or title: ``" (pipeline check, no verdict)"``
+    when ``task`` is not in ``section["verdict_tasks"]`` (its cells only show that the
+    pipeline runs end to end), else nothing."""
+    from ctadam.experiments.kadam_optimizer.verdict import PIPELINE_CHECK
+
+    return "" if task in section["verdict_tasks"] else f" ({PIPELINE_CHECK})"
+
+
 def publish(summary: dict, section: dict) -> dict:
-    """The ``\\Kadam...`` macros and the three tables; the k sweep is of
-    ``section["figure_task"]``."""
+    """The ``\\Kadam...`` macros, the tables and the ledger rows (:mod:`.verdict`); the k
+    sweep is of ``section["figure_task"]``. A figure task outside
+    ``section["verdict_tasks"]`` is labelled a pipeline check and its k = 2 tally is not read
+    as a verdict on the paper's claim."""
+    from ctadam.experiments.kadam_optimizer.verdict import abstract_sentence, claim_rows
+
     task = section["figure_task"]
-    return {"macros": macros(summary, task, section["power"]),
+    out = macros(summary, task, section["power"])
+    note = pipeline_note(section, task)
+    out["KadamFigureTaskNote"] = note
+    if note:
+        for norm in ("None", "Layer"):
+            out[f"KadamPaperClaim{norm}"] = (f"is not judged on {TASK_LABEL[task]} here (its "
+                                             f"cells are a pipeline check, no verdict)")
+    rows = claim_rows(summary, section)
+    by_id = {r["id"]: r for r in rows}
+    out["KadamClaimVerdict"] = by_id["kadam"]["verdict"]
+    out["KadamCifarClaimVerdict"] = by_id["kadam-cifar10"]["verdict"]
+    out["KadamClaimSeeds"] = str(by_id["kadam"]["seeds"])
+    out["KadamAbstractSentence"] = abstract_sentence(rows)
+    return {"macros": out, "claims": rows,
             "tables": {"kadam_optimizer_k_table": k_table(summary, task),
                        "kadam_optimizer_direct_table": direct_table(summary),
                        "kadam_optimizer_power_table": power_table(
