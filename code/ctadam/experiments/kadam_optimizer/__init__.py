@@ -34,4 +34,5 @@ def trackers(config: dict) -> list:
     return []
 
 
-__all__ = ["CLAIMS", "TABLES", "final_ids", "publish", "runs", "split_data", "summarize", "trackers"]
+__all__ = ["CLAIMS", "TABLES", "final_ids", "publish", "runs", "split_data", "summarize",
+           "trackers"]

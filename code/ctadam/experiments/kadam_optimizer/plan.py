@@ -20,10 +20,11 @@ Every optimizer gets the same decoupled weight decay :math:`\lambda`
 grid is the task's grid times ``kadam_optimizer.lion.lr_scale`` (Lion's sign update has unit
 size per coordinate).
 
-The study has two stages: *select* (the seeds ``select_seeds`` of every cell at every rate of
-its grid, on a selection split that holds out part of the training data) and *final* (every seed at the
-chosen rate, on the final data). Run ids: ``<cell>_lr<i>`` (select, seed 0; ``<cell>_lr<i>_s<seed>`` for another seed), ``<cell>_s<seed>``
-(final); the data files of each stage are :func:`split_data`.
+The study has two stages: *select* (the seeds ``select_seeds`` of every cell at every rate
+of its grid, on a selection split that holds out part of the training data) and *final*
+(every seed at the chosen rate, on the final data). Run ids: ``<cell>_lr<i>`` (select, seed 0;
+``<cell>_lr<i>_s<seed>`` for another seed), ``<cell>_s<seed>`` (final); the data files of each
+stage are :func:`split_data`.
 """
 
 import copy
