@@ -271,3 +271,171 @@ def test_the_papers_k2_claim_is_undecidable_when_its_mde_exceeds_every_differenc
     worse = [(False, False)] * 4
     assert kt.claim_verdict(worse, [True, True, False, False]) == "does not hold"
     assert kt.claim_verdict(worse, [True, False, False, False]) == "is undecidable at this scale"
+
+
+# --- the ledger rows (ctadam.experiments.kadam_optimizer.verdict) from hand-made summaries ---
+
+def _claims_summary(nets: dict, verdict_tasks=("mnist1d", "shakespeare")) -> tuple:
+    """A summary whose cells hold ``nets[(task, norm)][method]`` (per-seed values; method
+    'adamw' is k = 1, the strategies are k = 2), and its section."""
+    from ctadam.stats import paired_t
+
+    cells = []
+    for (task, norm), methods in nets.items():
+        for method, values in methods.items():
+            cells.append({"task": task, "norm": norm, "method": method,
+                          "k": 1 if method == "adamw" else 2, "values": list(values),
+                          "vs_adamw": paired_t(values, methods["adamw"])})
+    section = {**study(), "verdict_tasks": list(verdict_tasks)}
+    return {"cells": cells, "metric": ks.METRIC}, section
+
+
+def _net(base, shifts, noise=0.1, seeds=6, loss=False):
+    """AdamW at ``base`` plus a seed effect; strategy j at ``base + shifts[j]`` plus noise."""
+    rng = np.random.default_rng(len(shifts) + seeds)
+    seed_effect = rng.normal(0, 1.0, seeds) * (0.01 if loss else 1.0)
+    out = {"adamw": list(base + seed_effect)}
+    for s, shift in zip(kp.STRATEGIES, shifts, strict=True):
+        out[s] = list(base + seed_effect + shift + rng.normal(0, noise, seeds))
+    return out
+
+
+def _small(acc_shifts, loss_shifts, **kw):
+    loss_kw = {**kw, "noise": kw.get("noise", 0.1) / 100}
+    return {("mnist1d", n): _net(70.0, acc_shifts, **kw) for n in ("none", "layer")} | {
+        ("shakespeare", n): _net(2.6, loss_shifts, loss=True, **loss_kw)
+        for n in ("none", "layer")}
+
+
+def test_the_kadam_claim_reaches_each_verdict():
+    from ctadam.experiments.kadam_optimizer import verdict as kv
+
+    # 2-Adam 2 points better (lower loss by 0.02 nats) under every strategy, 6 seeds: reproduced.
+    summary, section = _claims_summary(_small([2.0] * 4, [-0.02] * 4))
+    row = kv.claim_row("kadam", summary, section, "kadam_optimizer_summary")
+    assert row["verdict"] == "reproduced" and row["seeds"] == 6
+    from ctadam.claims import check_row
+    check_row(row)
+    assert row["interval"][0] < row["value"] < row["interval"][1]
+    assert row["value"] == pytest.approx(2.0, abs=0.2)
+    # Better under two strategies only, clearly worse under the other two: not reproduced.
+    summary, section = _claims_summary(_small([2.0, 2.0, -2.0, -2.0], [-0.02] * 4))
+    row = kv.claim_row("kadam", summary, section, "kadam_optimizer_summary")
+    assert row["verdict"] == "not reproduced" and "2 of 4 better" in row["measure"]
+    # The same effect with 3 seeds (< verdicts.min_seeds = 5): undecidable.
+    summary, section = _claims_summary(_small([2.0] * 4, [-0.02] * 4, seeds=3))
+    row = kv.claim_row("kadam", summary, section, "kadam_optimizer_summary")
+    assert row["verdict"] == "undecidable at this scale" and "min_seeds" in row["measure"]
+    # Enough seeds but noise far above the differences: the MDE exceeds them, undecidable.
+    summary, section = _claims_summary(_small([0.3] * 4, [-0.002] * 4, noise=5.0))
+    net = kv.network_verdict(summary, "mnist1d", "none", 0.05, 5, section["power"])
+    assert net["verdict"] == "undecidable at this scale" and net["mde"] > net["largest"]
+    # One strategy not run: the claim (three of four) cannot be judged.
+    nets = _small([2.0] * 4, [-0.02] * 4)
+    del nets[("mnist1d", "none")]["lastmom"]
+    summary, section = _claims_summary(nets)
+    net = kv.network_verdict(summary, "mnist1d", "none", 0.05, 5, section["power"])
+    assert net["verdict"] == "undecidable at this scale" and "lastmom" in net["reason"]
+
+
+def test_a_row_holds_only_where_every_network_reproduces():
+    from ctadam.experiments.kadam_optimizer.verdict import combine
+
+    r, n, u = "reproduced", "not reproduced", "undecidable at this scale"
+    assert combine([r, r, r, r]) == r
+    assert combine([r, n, u, r]) == n
+    assert combine([r, u, r, r]) == u
+    assert combine([]) == u
+    # Shakespeare reversed (higher loss under 2-Adam) sinks the row although MNIST-1D holds.
+    from ctadam.experiments.kadam_optimizer import verdict as kv
+
+    summary, section = _claims_summary(_small([2.0] * 4, [0.02] * 4))
+    assert kv.claim_row("kadam", summary, section, "x")["verdict"] == n
+
+
+def test_cifar10_cells_of_a_cpu_profile_are_a_pipeline_check(tmp_path, monkeypatch):
+    from ctadam.experiments.kadam_optimizer import verdict as kv
+    from ctadam.io import write_json_atomic
+
+    nets = _small([2.0] * 4, [-0.02] * 4) | {
+        ("cifar10", n): _net(60.0, [3.0] * 4, seeds=8) for n in ("none", "layer")}
+    summary, section = _claims_summary(nets)
+    section["gpu_records"] = str(tmp_path / "absent")
+    rows = {r["id"]: r for r in kv.claim_rows(summary, section)}
+    cifar = rows["kadam-cifar10"]
+    assert cifar["verdict"] == "undecidable at this scale" and cifar["value"] is None
+    assert "pipeline check, no verdict" in cifar["measure"]
+    # Given as a verdict task (e.g. the GPU protocol's own section) the same cells decide.
+    gpu_summary, gpu_section = _claims_summary(nets, verdict_tasks=("cifar10",))
+    assert kv.claim_row("kadam-cifar10", gpu_summary, gpu_section, "x")["verdict"] == \
+        "reproduced"
+    # The GPU protocol's records, when present, replace the CPU profile's cells.
+    write_json_atomic(tmp_path / "gpu" / "summary.json",
+                      {**gpu_summary, "verdict_tasks": ["cifar10"],
+                       "verdicts": gpu_section["verdicts"], "power": gpu_section["power"]})
+    section["gpu_records"] = str(tmp_path / "gpu")
+    rows = {r["id"]: r for r in kv.claim_rows(summary, section)}
+    assert rows["kadam-cifar10"]["verdict"] == "reproduced"
+    assert rows["kadam-cifar10"]["rule"] == "kadam_optimizer gpu-protocol"
+    sentence = kv.abstract_sentence(list(rows.values()))
+    assert sentence.count("is reproduced") == 2 and "pipeline check" not in sentence
+
+
+def test_publish_labels_a_figure_task_outside_verdict_tasks(monkeypatch, tmp_path):
+    from ctadam.plots import kadam_optimizer as kadam_plot
+
+    ka, names, sel = fake_study()
+    ka = {**ka, "verdict_tasks": [], "gpu_records": str(tmp_path)}
+    chosen = ks.choose(ka, sel)
+    summary = ko.summarize({**sel, **fake_finals(ka, chosen, {})}, ka)
+    macros = ko.publish(summary, ka)["macros"]
+    assert macros["KadamFigureTaskNote"] == " (pipeline check, no verdict)"
+    assert "pipeline check" in macros["KadamPaperClaimNone"]
+    assert "CIFAR-10 (whose CPU-profile cells are a pipeline check only)" in \
+        macros["KadamAbstractSentence"]
+    judged = ko.publish(summary, {**ka, "verdict_tasks": ["mnist1d"]})["macros"]
+    assert judged["KadamFigureTaskNote"] == "" and "pipeline" not in judged["KadamPaperClaimNone"]
+    titles = []
+    monkeypatch.setattr(kadam_plot.style, "save",
+                        lambda fig, out: titles.append(fig._suptitle.get_text()
+                                                       if fig._suptitle else ""))
+    kadam_plot.plot(summary, "mnist1d", str(tmp_path / "k.pdf"))
+    kadam_plot.plot({**summary, "verdict_tasks": ["mnist1d"]}, "mnist1d", str(tmp_path / "k.pdf"))
+    assert titles == ["MNIST-1D: pipeline check, no verdict", ""]
+
+
+def test_a_profile_whose_seeds_cannot_reach_the_mde_ceiling_warns_at_parse_time(capsys):
+    from ctadam.experiments.kadam_optimizer import power as kpow
+
+    quick = protocol.family_section(
+        yaml.safe_load((REPO / "config" / "quick.yaml").read_text()), "kadam_optimizer")
+    lines = kpow.warn(quick)
+    assert [line.split(": with ")[0] for line in lines] == ["WARNING: kadam_optimizer"] * 2
+    assert "mnist1d" in lines[0] and "shakespeare" in lines[1]
+    assert "WARNING" in capsys.readouterr().err
+    needed = kpow.pairs_for_ceiling(quick, "mnist1d")
+    assert kpow.planned_mde(quick, "mnist1d") > 1.5
+    assert kpow.planned_mde({**quick, "seeds": list(range(needed))}, "mnist1d") <= 1.5
+    assert kpow.planned_mde({**quick, "seeds": list(range(needed - 1))}, "mnist1d") > 1.5
+    enough = {**quick, "seeds": list(range(max(needed, kpow.pairs_for_ceiling(
+        quick, "shakespeare"))))}
+    assert kpow.mde_warnings(enough) == []
+    with pytest.raises(ValueError, match="power.sd_prior.test_acc"):
+        kpow.mde_warnings({**quick, "power": {**quick["power"],
+                                              "sd_prior": {"test_acc": -1, "test_loss": 1}}})
+
+
+def test_selection_averages_its_seeds():
+    ka, names, sel = fake_study()
+    ka = {**ka, "select_seeds": [0, 3]}
+    more = {f"{k}_s3": fake_record(v["config"]["optimizer"]["lr"], 3,
+                                   v["eval"]["test_acc"][0] - (0.85 if k.endswith("lr1") else 0))
+            for k, v in sel.items()}
+    chosen = ks.choose(ka, {**sel, **more})
+    # Seed 3 makes the larger rate worse on average: the smaller rate wins now.
+    assert chosen[names[0]]["lr"] == 0.003
+    assert chosen[names[0]]["scores"][0] == pytest.approx(100 * 0.5)
+    with pytest.raises(ValueError, match=f"no selection record for run {names[0]}_lr0_s3"):
+        ks.choose(ka, sel)
+    with pytest.raises(ValueError, match="select_seeds"):
+        kp.select_seeds({**ka, "select_seeds": [0, 0]})
