@@ -439,3 +439,100 @@ def test_selection_averages_its_seeds():
         ks.choose(ka, sel)
     with pytest.raises(ValueError, match="select_seeds"):
         kp.select_seeds({**ka, "select_seeds": [0, 0]})
+
+
+# --- the CIFAR-10 protocol on one GPU (ctadam.experiments.kadam_optimizer.gpu_protocol) ---
+
+def _tiny_gpu_protocol(tmp_path, **gpu):
+    """A tiny protocol config (1 norm, k in {2, 3}, 4 final seeds) and a fake CIFAR-10 file."""
+    from ctadam.experiments.kadam_optimizer.split import _save_npz
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "cifar.npz"
+    _save_npz(data, {"x_train": rng.integers(0, 256, (48, 3, 32, 32), dtype=np.uint8),
+                     "y_train": rng.integers(0, 10, 48, dtype=np.uint8),
+                     "x_test": rng.integers(0, 256, (16, 3, 32, 32), dtype=np.uint8),
+                     "y_test": rng.integers(0, 10, 16, dtype=np.uint8)})
+    config = yaml.safe_load((REPO / "config" / "gpu_kadam.yaml").read_text())
+    ka = config["kadam_optimizer"]
+    ka["seeds"] = [0, 1, 2, 3]
+    ka["tasks"]["cifar10"].update(model={"channels": [4]}, n_val=8, steps=3, batch_size=8,
+                                  lrs=[0.001, 0.01], log_every=1, norms=["none"], ks=[2, 3])
+    config["gpu_protocol"].update(processes=1, **gpu)
+    path = tmp_path / "gpu_kadam.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path, data
+
+
+def test_gpu_protocol_config_is_the_reviewers_protocol():
+    from ctadam.experiments.kadam_optimizer import gpu_protocol as gp
+
+    section, gpu = gp.load(REPO / "config" / "gpu_kadam.yaml")
+    spec = section["tasks"]["cifar10"]
+    assert spec["n_train"] is None and spec["n_test"] is None
+    assert gp.epochs(section, "cifar10", 50_000) >= 10
+    assert len(section["select_seeds"]) >= 2 and len(section["seeds"]) >= 16
+    assert sorted(spec["strategies"]) == sorted(kp.STRATEGIES) and spec["norms"] == ["none",
+                                                                                     "layer"]
+    assert [1, *spec["ks"]] == list(range(1, 11)) and section["verdict_tasks"] == ["cifar10"]
+
+
+def test_gpu_protocol_dry_run_plans_it_on_the_cpu(tmp_path, capsys):
+    from ctadam.experiments.kadam_optimizer import gpu_protocol as gp
+
+    config, data = _tiny_gpu_protocol(tmp_path)
+    assert ko_cli.main(["gpu-protocol", "--config", str(config), "--out", str(tmp_path / "o"),
+                        "--data", str(data), "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert "ESTIMATE on one GPU (not measured)" in printed
+    plan = json.loads((tmp_path / "o" / "plan.json").read_text())
+    # 1 AdamW + 4 strategies x 2 ks = 9 cells; 2 rates x 2 selection seeds; 4 final seeds.
+    assert (plan["cells"], plan["select_runs"], plan["final_runs"]) == (9, 36, 36)
+    assert plan["total_steps"] == 72 * 3 and not plan["stacked"]
+    fit = plan["ops"]["none/kadam"]
+    assert fit["b"] > 0 and plan["ops"]["none/adamw"]["a"] > 0  # a level costs operators
+    launch = sum(plan["steps_per_run"] * gp.ops_of(plan, c) * plan["seconds_per_op"] * n
+                 for c, n in [({"norm": "none", "method": "adamw", "k": 1}, 8)]
+                 + [({"norm": "none", "method": m, "k": k}, 8)
+                    for m in kp.STRATEGIES for k in (2, 3)])
+    assert plan["launch_bound_s"] == pytest.approx(launch)
+    assert plan["estimate_s"] == max(plan["launch_bound_s"], plan["compute_bound_s"])
+    assert plan["stacked_estimate_s"] < plan["estimate_s"] or plan["compute_bound_s"] >= \
+        plan["launch_bound_s"]
+    assert plan["fits_budget"] == (plan["estimate_s"] <= plan["budget_s"])
+    assert not (tmp_path / "o" / "final").exists()  # a dry run trains nothing
+    bad = yaml.safe_load(config.read_text())
+    bad["gpu_protocol"]["widen_factor"] = 1.0
+    config.write_text(yaml.safe_dump(bad))
+    with pytest.raises(ValueError, match="gpu_protocol.widen_factor"):
+        gp.load(config)
+
+
+def test_widening_extends_the_grid_at_the_edge_a_cell_chose():
+    from ctadam.experiments.kadam_optimizer import gpu_protocol as gp
+
+    section = {"run_tasks": ["cifar10"], "weight_decay": 0.1,
+               "tasks": {"cifar10": {"lrs": [0.001, 0.003, 0.01], "strategies": ["theory"]}}}
+    lrs = [0.001, 0.003, 0.01]
+    sel = {"a": {"task": "cifar10", "lrs": lrs, "lr": 0.01, "at_edge": True},
+           "b": {"task": "cifar10", "lrs": lrs, "lr": 0.003, "at_edge": False}}
+    assert gp.widen(section, sel, 3.0)
+    assert section["tasks"]["cifar10"]["lrs"] == [0.001, 0.003, 0.01, 0.03]
+    sel["a"]["at_edge"] = False
+    assert not gp.widen(section, sel, 3.0)
+
+
+@pytest.mark.slow
+def test_gpu_protocol_runs_end_to_end_on_the_cpu(tmp_path, monkeypatch):
+    config, data = _tiny_gpu_protocol(tmp_path, max_widen=1)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "rec"
+    assert ko_cli.main(["gpu-protocol", "--config", str(config), "--out", str(out), "--data",
+                        str(data), "--device", "cpu", "--work", str(tmp_path / "w")]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert len(summary["cells"]) == 9 and all(len(c["values"]) == 4 for c in summary["cells"])
+    [row] = json.loads((out / "claims.json").read_text())
+    assert row["id"] == "kadam-cifar10" and row["seeds"] <= 4
+    assert row["verdict"] == "undecidable at this scale"  # 4 seeds < min_seeds
+    assert "--dry-run" not in (out / "command.txt").read_text()
+    assert not any("per_step" in json.loads(p.read_text()) for p in (out / "final").glob("*"))

@@ -1,5 +1,6 @@
-"""The k-Adam study's own steps: ``split`` (a task's data of both stages) and ``choose`` (the
-chosen rates and the final configs). See :mod:`ctadam.experiments.kadam_optimizer`."""
+"""The k-Adam study's own steps: ``split`` (a task's data of both stages), ``choose`` (the
+chosen rates and the final configs) and ``gpu-protocol`` (the CIFAR-10 protocol on one GPU,
+:mod:`.gpu_protocol`). See :mod:`ctadam.experiments.kadam_optimizer`."""
 
 import argparse
 import json
@@ -39,9 +40,16 @@ def main(argv=None) -> int:
     cp.add_argument("--records", nargs="+", required=True, help="selection record dirs")
     cp.add_argument("--selection", required=True, help="the choice, JSON")
     cp.add_argument("--configs-dir", required=True, help="where <run_id>.json go")
+    from ctadam.experiments.kadam_optimizer import gpu_protocol
+
+    gpu_protocol.add_parser(sub)
     args = parser.parse_args(argv)
 
     def command() -> None:
+        if args.cmd == "gpu-protocol":
+            gpu_protocol.main(args, ["python", "-m", "ctadam.experiments.kadam_optimizer",
+                                     *(sys.argv[1:] if argv is None else argv)])
+            return
         ka = read_json_file(args.section)
         if args.cmd == "split":
             from ctadam.experiments.kadam_optimizer.split import split

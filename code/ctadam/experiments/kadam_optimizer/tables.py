@@ -364,6 +364,9 @@ def publish(summary: dict, section: dict) -> dict:
     out["KadamCifarClaimVerdict"] = by_id["kadam-cifar10"]["verdict"]
     out["KadamClaimSeeds"] = str(by_id["kadam"]["seeds"])
     out["KadamAbstractSentence"] = abstract_sentence(rows)
+    out["KadamMinSeeds"] = str(section["verdicts"]["min_seeds"])
+    out["KadamMdeCeilingAcc"] = f"{section['power']['mde_ceiling']['test_acc']:g}"
+    out["KadamMdeCeilingLoss"] = f"{section['power']['mde_ceiling']['test_loss']:g}"
     return {"macros": out, "claims": rows,
             "tables": {"kadam_optimizer_k_table": k_table(summary, task),
                        "kadam_optimizer_direct_table": direct_table(summary),
