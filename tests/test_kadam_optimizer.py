@@ -360,7 +360,8 @@ def test_cifar10_cells_of_a_cpu_profile_are_a_pipeline_check(tmp_path, monkeypat
     nets = _small([2.0] * 4, [-0.02] * 4) | {
         ("cifar10", n): _net(60.0, [3.0] * 4, seeds=8) for n in ("none", "layer")}
     summary, section = _claims_summary(nets)
-    section["gpu_records"] = str(tmp_path / "absent")
+    section["records"] = {"kadam": str(tmp_path / "absent"),
+                          "kadam-cifar10": str(tmp_path / "absent")}
     rows = {r["id"]: r for r in kv.claim_rows(summary, section)}
     cifar = rows["kadam-cifar10"]
     assert cifar["verdict"] == "undecidable at this scale" and cifar["value"] is None
@@ -372,11 +373,12 @@ def test_cifar10_cells_of_a_cpu_profile_are_a_pipeline_check(tmp_path, monkeypat
     # The GPU protocol's records, when present, replace the CPU profile's cells.
     write_json_atomic(tmp_path / "gpu" / "summary.json",
                       {**gpu_summary, "verdict_tasks": ["cifar10"],
+                       "standalone_config": "gpu_kadam.yaml",
                        "verdicts": gpu_section["verdicts"], "power": gpu_section["power"]})
-    section["gpu_records"] = str(tmp_path / "gpu")
+    section["records"]["kadam-cifar10"] = str(tmp_path / "gpu")
     rows = {r["id"]: r for r in kv.claim_rows(summary, section)}
     assert rows["kadam-cifar10"]["verdict"] == "reproduced"
-    assert rows["kadam-cifar10"]["rule"] == "kadam_optimizer gpu-protocol"
+    assert rows["kadam-cifar10"]["rule"] == "kadam_optimizer protocol (gpu_kadam.yaml)"
     sentence = kv.abstract_sentence(list(rows.values()))
     assert sentence.count("is reproduced") == 2 and "pipeline check" not in sentence
 
@@ -385,11 +387,13 @@ def test_publish_labels_a_figure_task_outside_verdict_tasks(monkeypatch, tmp_pat
     from ctadam.plots import kadam_optimizer as kadam_plot
 
     ka, names, sel = fake_study()
-    ka = {**ka, "verdict_tasks": [], "gpu_records": str(tmp_path)}
+    ka = {**ka, "verdict_tasks": [], "records": {"kadam": str(tmp_path),
+                                                  "kadam-cifar10": str(tmp_path)}}
     chosen = ks.choose(ka, sel)
     summary = ko.summarize({**sel, **fake_finals(ka, chosen, {})}, ka)
     macros = ko.publish(summary, ka)["macros"]
     assert macros["KadamFigureTaskNote"] == " (pipeline check, no verdict)"
+    assert macros["KadamSmallSource"] == macros["KadamCifarSource"] == "this profile's cells"
     assert "pipeline check" in macros["KadamPaperClaimNone"]
     assert "CIFAR-10 (whose CPU-profile cells are a pipeline check only)" in \
         macros["KadamAbstractSentence"]
@@ -441,7 +445,7 @@ def test_selection_averages_its_seeds():
         kp.select_seeds({**ka, "select_seeds": [0, 0]})
 
 
-# --- the CIFAR-10 protocol on one GPU (ctadam.experiments.kadam_optimizer.gpu_protocol) ---
+# --- standalone protocols (ctadam.experiments.kadam_optimizer.standalone) ---
 
 def _tiny_gpu_protocol(tmp_path, **gpu):
     """A tiny protocol config (1 norm, k in {2, 3}, 4 final seeds) and a fake CIFAR-10 file."""
@@ -458,14 +462,14 @@ def _tiny_gpu_protocol(tmp_path, **gpu):
     ka["seeds"] = [0, 1, 2, 3]
     ka["tasks"]["cifar10"].update(model={"channels": [4]}, n_val=8, steps=3, batch_size=8,
                                   lrs=[0.001, 0.01], log_every=1, norms=["none"], ks=[2, 3])
-    config["gpu_protocol"].update(processes=1, **gpu)
+    config["standalone"].update(processes=1, **gpu)
     path = tmp_path / "gpu_kadam.yaml"
     path.write_text(yaml.safe_dump(config))
     return path, data
 
 
 def test_gpu_protocol_config_is_the_reviewers_protocol():
-    from ctadam.experiments.kadam_optimizer import gpu_protocol as gp
+    from ctadam.experiments.kadam_optimizer import standalone as gp
 
     section, gpu = gp.load(REPO / "config" / "gpu_kadam.yaml")
     spec = section["tasks"]["cifar10"]
@@ -478,38 +482,41 @@ def test_gpu_protocol_config_is_the_reviewers_protocol():
 
 
 def test_gpu_protocol_dry_run_plans_it_on_the_cpu(tmp_path, capsys):
-    from ctadam.experiments.kadam_optimizer import gpu_protocol as gp
+    from ctadam.experiments.kadam_optimizer import standalone as gp
 
     config, data = _tiny_gpu_protocol(tmp_path)
-    assert ko_cli.main(["gpu-protocol", "--config", str(config), "--out", str(tmp_path / "o"),
-                        "--data", str(data), "--dry-run"]) == 0
+    assert ko_cli.main(["protocol", "--config", str(config), "--out", str(tmp_path / "o"),
+                        "--data", f"cifar10={data}", "--dry-run"]) == 0
     printed = capsys.readouterr().out
     assert "ESTIMATE on one GPU (not measured)" in printed
     plan = json.loads((tmp_path / "o" / "plan.json").read_text())
     # 1 AdamW + 4 strategies x 2 ks = 9 cells; 2 rates x 2 selection seeds; 4 final seeds.
     assert (plan["cells"], plan["select_runs"], plan["final_runs"]) == (9, 36, 36)
     assert plan["total_steps"] == 72 * 3 and not plan["stacked"]
-    fit = plan["ops"]["none/kadam"]
-    assert fit["b"] > 0 and plan["ops"]["none/adamw"]["a"] > 0  # a level costs operators
-    launch = sum(plan["steps_per_run"] * gp.ops_of(plan, c) * plan["seconds_per_op"] * n
-                 for c, n in [({"norm": "none", "method": "adamw", "k": 1}, 8)]
-                 + [({"norm": "none", "method": m, "k": k}, 8)
-                    for m in kp.STRATEGIES for k in (2, 3)])
+    assert plan["tasks"]["cifar10"]["epochs"] == pytest.approx(3 * 8 / 48)
+    fit = plan["ops"]["cifar10/none"]
+    assert fit["kadam"]["b"] > 0 and fit["adamw"]["a"] > 0  # a level costs operators
+    cells = [{"task": "cifar10", "norm": "none", "method": "adamw", "k": 1}] + [
+        {"task": "cifar10", "norm": "none", "method": m, "k": k}
+        for m in kp.STRATEGIES for k in (2, 3)]
+    launch = sum(3 * gp.per_step(plan["ops"], c) * plan["seconds_per_op"] * 8 for c in cells)
     assert plan["launch_bound_s"] == pytest.approx(launch)
-    assert plan["estimate_s"] == max(plan["launch_bound_s"], plan["compute_bound_s"])
-    assert plan["stacked_estimate_s"] < plan["estimate_s"] or plan["compute_bound_s"] >= \
-        plan["launch_bound_s"]
+    cpu = sum(3 * gp.per_step(plan["cpu_step_s"], c) * 8 for c in cells)
+    assert plan["cpu_estimate_s"] == pytest.approx(cpu) and cpu > 0  # 1 process
+    assert plan["gpu_estimate_s"] == max(plan["launch_bound_s"], plan["compute_bound_s"])
+    assert plan["estimate_s"] == plan["gpu_estimate_s"]  # the config's device is cuda
+    assert plan["gpu_stacked_estimate_s"] <= plan["gpu_estimate_s"]
     assert plan["fits_budget"] == (plan["estimate_s"] <= plan["budget_s"])
     assert not (tmp_path / "o" / "final").exists()  # a dry run trains nothing
     bad = yaml.safe_load(config.read_text())
-    bad["gpu_protocol"]["widen_factor"] = 1.0
+    bad["standalone"]["widen_factor"] = 1.0
     config.write_text(yaml.safe_dump(bad))
-    with pytest.raises(ValueError, match="gpu_protocol.widen_factor"):
+    with pytest.raises(ValueError, match="standalone.widen_factor"):
         gp.load(config)
 
 
 def test_widening_extends_the_grid_at_the_edge_a_cell_chose():
-    from ctadam.experiments.kadam_optimizer import gpu_protocol as gp
+    from ctadam.experiments.kadam_optimizer import standalone as gp
 
     section = {"run_tasks": ["cifar10"], "weight_decay": 0.1,
                "tasks": {"cifar10": {"lrs": [0.001, 0.003, 0.01], "strategies": ["theory"]}}}
@@ -527,8 +534,8 @@ def test_gpu_protocol_runs_end_to_end_on_the_cpu(tmp_path, monkeypatch):
     config, data = _tiny_gpu_protocol(tmp_path, max_widen=1)
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "rec"
-    assert ko_cli.main(["gpu-protocol", "--config", str(config), "--out", str(out), "--data",
-                        str(data), "--device", "cpu", "--work", str(tmp_path / "w")]) == 0
+    assert ko_cli.main(["protocol", "--config", str(config), "--out", str(out), "--data",
+                        f"cifar10={data}", "--device", "cpu", "--work", str(tmp_path / "w")]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert len(summary["cells"]) == 9 and all(len(c["values"]) == 4 for c in summary["cells"])
     [row] = json.loads((out / "claims.json").read_text())

@@ -17,7 +17,7 @@ import os
 from ctadam.experiments import protocol
 from ctadam.experiments import kadam_optimizer as kadam_optimizer_family
 from ctadam.experiments.kadam_optimizer import power as kadam_optimizer_power
-from ctadam.experiments.kadam_optimizer.verdict import GPU_RECORDS as KADAM_GPU_RECORDS
+from ctadam.experiments.kadam_optimizer.verdict import RECORDS as KADAM_RECORDS
 from ctadam.experiments.protocol import shard_ids
 from ctadam.paths import DATASETS
 
@@ -187,11 +187,12 @@ rule kadam_optimizer_publish:
     input:
         section=KADAM_OPTIMIZER_SECTION,
         summary=KADAM_OPTIMIZER_SUMMARY,
-        # The CIFAR-10 protocol's records on one GPU (committed; see gpu_protocol), when
-        # present: the ledger row kadam-cifar10 is judged from them.
-        gpu=[
+        # The committed records of the standalone protocols (CIFAR-10 on one GPU, the small
+        # tasks on the CPU; ctadam.experiments.kadam_optimizer.standalone), when present: the
+        # ledger rows kadam-cifar10 and kadam are judged from them.
+        standalone=[
             p
-            for p in [f"{KADAM_GPU_RECORDS}/summary.json"]
+            for p in (f"{d}/summary.json" for d in KADAM_RECORDS.values())
             if os.path.exists(p)
         ],
     output:

@@ -8,8 +8,8 @@ baselines (AdamW, Lion). Modules: :mod:`.plan` (cells and run configs, torch-fre
 :mod:`.split` (the data of both stages), :mod:`.selection` (the learning-rate choice),
 :mod:`.summary`, :mod:`.tables` (publish), :mod:`.verdict` (the ledger rows ``kadam`` and
 ``kadam-cifar10``, :data:`CLAIMS`), :mod:`.power` (the parse-time MDE warning),
-:mod:`.gpu_cell` (timing and projection of a profile) and :mod:`.gpu_protocol` (the CIFAR-10
-protocol on one GPU, one command).
+:mod:`.gpu_cell` (timing and projection of a profile) and :mod:`.standalone` (one command
+that runs a protocol outside the workflow: CIFAR-10 on one GPU, the small tasks on the CPU).
 
 Rules: ``kadam_optimizer_config`` (the selection configs, :func:`runs`),
 ``kadam_optimizer_split`` (per task), ``kadam_optimizer_select`` (the selection runs, one job

@@ -1,6 +1,6 @@
 """The k-Adam study's own steps: ``split`` (a task's data of both stages), ``choose`` (the
-chosen rates and the final configs) and ``gpu-protocol`` (the CIFAR-10 protocol on one GPU,
-:mod:`.gpu_protocol`). See :mod:`ctadam.experiments.kadam_optimizer`."""
+chosen rates and the final configs) and ``protocol`` (a standalone protocol run with
+records to commit: CIFAR-10 on one GPU, the small tasks on the CPU; :mod:`.standalone`). See :mod:`ctadam.experiments.kadam_optimizer`."""
 
 import argparse
 import json
@@ -40,14 +40,14 @@ def main(argv=None) -> int:
     cp.add_argument("--records", nargs="+", required=True, help="selection record dirs")
     cp.add_argument("--selection", required=True, help="the choice, JSON")
     cp.add_argument("--configs-dir", required=True, help="where <run_id>.json go")
-    from ctadam.experiments.kadam_optimizer import gpu_protocol
+    from ctadam.experiments.kadam_optimizer import standalone
 
-    gpu_protocol.add_parser(sub)
+    standalone.add_parser(sub)
     args = parser.parse_args(argv)
 
     def command() -> None:
-        if args.cmd == "gpu-protocol":
-            gpu_protocol.main(args, ["python", "-m", "ctadam.experiments.kadam_optimizer",
+        if args.cmd == "protocol":
+            standalone.main(args, ["python", "-m", "ctadam.experiments.kadam_optimizer",
                                      *(sys.argv[1:] if argv is None else argv)])
             return
         ka = read_json_file(args.section)

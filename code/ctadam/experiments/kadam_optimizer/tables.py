@@ -364,6 +364,10 @@ def publish(summary: dict, section: dict) -> dict:
     out["KadamCifarClaimVerdict"] = by_id["kadam-cifar10"]["verdict"]
     out["KadamClaimSeeds"] = str(by_id["kadam"]["seeds"])
     out["KadamAbstractSentence"] = abstract_sentence(rows)
+    for claim_id, name in (("kadam", "KadamSmallSource"), ("kadam-cifar10", "KadamCifarSource")):
+        rule = by_id[claim_id]["rule"]
+        out[name] = ("this profile's cells" if rule == "kadam_optimizer_summary" else
+                     "the committed records of " + rule.replace("_", "\\_"))
     out["KadamMinSeeds"] = str(section["verdicts"]["min_seeds"])
     out["KadamMdeCeilingAcc"] = f"{section['power']['mde_ceiling']['test_acc']:g}"
     out["KadamMdeCeilingLoss"] = f"{section['power']['mde_ceiling']['test_loss']:g}"

@@ -22,8 +22,9 @@ LayerNorm; ``kadam-cifar10``: CIFAR-10 with and without LayerNorm) and reads the
 holding on every one of them: it is reproduced when every network reproduces it, not
 reproduced as soon as one decidable network does not, and undecidable otherwise. A network
 whose task is not in the profile's ``kadam_optimizer.verdict_tasks`` is never judged (its cells
-check that the pipeline runs end to end, e.g. the quick profile's CIFAR-10 subset); the CIFAR-10
-row then comes from the records of the GPU protocol (:mod:`.gpu_protocol`) when they exist.
+check that the pipeline runs end to end, e.g. the quick profile's CIFAR-10 subset). A row comes
+from the committed records of its standalone protocol (:data:`RECORDS`, :mod:`.standalone`:
+CIFAR-10 on one GPU, the small tasks on the CPU) when they exist, else from the profile's cells.
 
 The row's ``value`` is the mean over seeds of :math:`d_s = \frac14\sum_j a_{j,s} - a_{0,s}`,
 2-Adam's test metric averaged over the strategies :math:`j` minus AdamW's, on the task's
@@ -43,8 +44,8 @@ CLAIM_TEXT = "2-Adam beats Adam(W) under three of four upper-level strategies"
 CLAIM_TASKS = {"kadam": ("mnist1d", "shakespeare"), "kadam-cifar10": ("cifar10",)}
 UNDECIDABLE, REPRODUCED, NOT_REPRODUCED = ("undecidable at this scale", "reproduced",
                                            "not reproduced")
-# Where the GPU protocol's records go (one command; committed to git).
-GPU_RECORDS = "data/device/kadam_cifar10"
+# Per claim, where its standalone protocol's records go (one command each; committed to git).
+RECORDS = {"kadam": "data/device/kadam_medium", "kadam-cifar10": "data/device/kadam_cifar10"}
 PIPELINE_CHECK = "pipeline check, no verdict"
 
 
@@ -145,25 +146,27 @@ def claim_row(claim_id: str, summary: dict | None, section: dict, rule: str) -> 
             "seeds": min((n["pairs"] for n in nets), default=0)}
 
 
-def gpu_summary(section: dict) -> dict | None:
-    """The GPU protocol's summary (``<gpu_records>/summary.json``) when it exists, else None."""
+def standalone_summary(section: dict, claim_id: str) -> dict | None:
+    """The summary (``<records>/summary.json``) of ``claim_id``'s standalone protocol when it
+    exists, else None; ``section["records"]`` (tests) replaces :data:`RECORDS`."""
     from ctadam.io import read_json
 
-    path = Path(section.get("gpu_records", GPU_RECORDS)) / "summary.json"
+    path = Path(section.get("records", RECORDS)[claim_id]) / "summary.json"
     return read_json(path) if path.exists() else None
 
 
 def claim_rows(summary: dict, section: dict) -> list[dict]:
-    """Both rows; ``kadam-cifar10`` from the GPU protocol's records when they exist."""
-    rows = [claim_row("kadam", summary, section, "kadam_optimizer_summary")]
-    gpu = gpu_summary(section)
-    if gpu is not None:
-        gpu_section = {"verdict_tasks": gpu["verdict_tasks"], "verdicts": gpu["verdicts"],
-                       "power": gpu["power"]}
-        rows.append(claim_row("kadam-cifar10", gpu, gpu_section,
-                              "kadam_optimizer gpu-protocol"))
-    else:
-        rows.append(claim_row("kadam-cifar10", summary, section, "kadam_optimizer_summary"))
+    """Both rows, each from its standalone protocol's records when they exist."""
+    rows = []
+    for claim_id in CLAIMS:
+        own = standalone_summary(section, claim_id)
+        if own is None:
+            rows.append(claim_row(claim_id, summary, section, "kadam_optimizer_summary"))
+            continue
+        own_section = {"verdict_tasks": own["verdict_tasks"], "verdicts": own["verdicts"],
+                       "power": own["power"]}
+        rows.append(claim_row(claim_id, own, own_section,
+                              f"kadam_optimizer protocol ({own['standalone_config']})"))
     return rows
 
 
