@@ -1,6 +1,7 @@
 """The k-Adam study's own steps: ``split`` (a task's data of both stages), ``choose`` (the
 chosen rates and the final configs) and ``protocol`` (a standalone protocol run with
-records to commit: CIFAR-10 on one GPU, the small tasks on the CPU; :mod:`.standalone`). See :mod:`ctadam.experiments.kadam_optimizer`."""
+records to commit: CIFAR-10 on one GPU, the small tasks on the CPU; :mod:`.standalone`).
+See :mod:`ctadam.experiments.kadam_optimizer`."""
 
 import argparse
 import json
