@@ -81,8 +81,12 @@ def network_verdict(summary: dict, task: str, norm: str, alpha: float, min_seeds
         return {**out, "verdict": UNDECIDABLE,
                 "reason": f"MDE {out['mde']:.3g} > largest |difference| {out['largest']:.3g}"}
     verdict = REPRODUCED if out["better"] >= 3 else NOT_REPRODUCED
-    return {**out, "verdict": verdict,
-            "reason": f"{out['better']} of 4 better (Holm p < {alpha:g})"}
+    adamw = [c for c in summary["cells"] if c["task"] == task and c["norm"] == norm
+             and c["method"] == "adamw"]
+    edge = sum(bool(c.get("at_edge")) for c in cells + adamw)
+    return {**out, "verdict": verdict, "edge_cells": edge,
+            "reason": f"{out['better']} of 4 better (Holm p < {alpha:g})"
+                      + (f"; {edge} of these cells chose an end of the grid" if edge else "")}
 
 
 def combine(verdicts: list[str]) -> str:
