@@ -397,6 +397,9 @@ def test_publish_labels_a_figure_task_outside_verdict_tasks(monkeypatch, tmp_pat
     assert "pipeline check" in macros["KadamPaperClaimNone"]
     assert "CIFAR-10 (whose CPU-profile cells are a pipeline check only)" in \
         macros["KadamAbstractSentence"]
+    tables = ko.publish(summary, ka)["tables"]
+    assert "MNIST-1D (pipeline check)" in tables["kadam_optimizer_direct_table"]
+    assert "MNIST-1D (pipeline check), no norm" in tables["kadam_optimizer_baselines_table"]
     judged = ko.publish(summary, {**ka, "verdict_tasks": ["mnist1d"]})["macros"]
     assert judged["KadamFigureTaskNote"] == "" and "pipeline" not in judged["KadamPaperClaimNone"]
     titles = []
