@@ -10,8 +10,9 @@ drawn (``verdict_tasks`` that the profile runs) it computes the minimum detectab
 
 of a paired t-test with :math:`n` = the number of seeds, Holm over :math:`m` = 4 strategies
 (its strictest step; :func:`ctadam.stats.mde_paired`), and warns, without failing, when it
-exceeds the profile's ceiling ``power.mde_ceiling[metric]``: the profile can then only return
-"undecidable at this scale". :func:`pairs_for_ceiling` says how many seeds would do.
+exceeds the profile's ceiling ``power.mde_ceiling[metric]``: every observed difference below
+that MDE will be "undecidable at this scale". :func:`pairs_for_ceiling` says how many seeds
+would do.
 """
 
 import math
@@ -71,7 +72,7 @@ def mde_warnings(section: dict) -> list[str]:
                        f"prior paired sd power.sd_prior.{metric} = "
                        f"{section['power']['sd_prior'][metric]:g}, the MDE of {task}'s "
                        f"comparisons is {mde:.3g} > power.mde_ceiling.{metric} = {ceiling:g}; "
-                       f"its verdicts can only be 'undecidable at this scale' "
+                       f"any smaller difference will be 'undecidable at this scale' "
                        f"({pairs_for_ceiling(section, task)} seeds would reach the ceiling)")
     return out
 
