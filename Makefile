@@ -19,7 +19,7 @@ RUN := PATH="$(CURDIR)/$(BIN):$$PATH"
 LATEX_PACKAGES := latexmk texlive-latex-recommended texlive-latex-extra \
 	texlive-fonts-recommended texlive-science lmodern
 
-.PHONY: reproduce test lint latex check-latex report timing clean-outputs
+.PHONY: reproduce test lint latex check-latex report timing clean-outputs readme-claims
 
 $(STAMP): pyproject.toml requirements-lock.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ reproduce: $(STAMP) $(if $(findstring --omit-from paper,$(SNAKEFLAGS)),,check-la
 
 test: $(STAMP)
 	$(RUN) $(BIN)/python -m pytest
+
+# Copy the claims ledger of the last run (data/claims.json, rule claims) into README.md.
+readme-claims: $(STAMP)
+	$(BIN)/python -m ctadam.claims readme --ledger data/claims.json --readme README.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check code tests

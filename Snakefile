@@ -37,6 +37,7 @@ include: "code/workflow/rules/stability_training.smk"
 include: "code/workflow/rules/normalization.smk"
 include: "code/workflow/rules/meta_adaptive.smk"
 include: "code/workflow/rules/kadam_optimizer.smk"
+include: "code/workflow/rules/claims.smk"
 include: "code/workflow/rules/paper.smk"
 
 

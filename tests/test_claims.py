@@ -89,3 +89,22 @@ def test_cli_merges_rows_and_exits_2_on_a_bad_row(tmp_path):
     assert r"\newcommand{\ClaimVerdictBand}{reproduced}" in out["macros"].read_text()
     b.write_text(json.dumps(rows[4:] + [row("band")]))
     assert claims.main(args) == 2
+
+
+def test_interval_verdict_needs_the_whole_interval_on_one_side_and_enough_seeds():
+    from ctadam.claims import interval_verdict
+
+    assert interval_verdict([0.92, 0.99], 0.9, 5, 5) == "reproduced"
+    assert interval_verdict([0.5, 0.8], 0.9, 5, 5) == "not reproduced"
+    assert interval_verdict([0.85, 0.95], 0.9, 5, 5) == "undecidable at this scale"
+    assert interval_verdict([0.92, 0.99], 0.9, 3, 5) == "undecidable at this scale"
+    assert interval_verdict(None, 0.9, 5, 5) == "undecidable at this scale"
+
+
+def test_row_drops_non_finite_numbers_and_checks_the_fields():
+    from ctadam.claims import row
+
+    r = row("band", "c", "reproduced", "m", float("nan"), [float("nan"), 1.0], 5, "r")
+    assert r["value"] is None and r["interval"] is None
+    with pytest.raises(ValueError, match="verdict"):
+        row("band", "c", "maybe", "m", 1.0, None, 5, "r")

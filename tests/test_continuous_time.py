@@ -87,16 +87,32 @@ def test_well_defined_order_and_bad_config(corpus):
         ode_transformer.check_config(_config(corpus, models=["third"]))
 
 
+CHECK = {"rtol_factor": 10.0, "max_change": 0.01, "n_etas": 1}
 QUADRATIC = {"problem": "quadratic_smooth", "beta1": 0.9, "beta2": 0.99, "horizon": 0.04,
-             "n_etas": 2, "eta_min": 1e-2, "eta_max": 2e-2, "weight_decay": 0.0, "rtol": 1e-12}
+             "n_etas": 2, "eta_min": 1e-2, "eta_max": 2e-2, "weight_decay": 0.0, "rtol": 1e-12,
+             "solver_check": CHECK}
+CLAIM = {"models": ["first", "second"], "rates": "backward", "order": 1}
 
 
-def test_quadratic_record():
-    rec = continuous_time.run_one(QUADRATIC)
+def test_quadratic_record(tmp_path, capsys):
+    cfg_path = write_json_atomic(tmp_path / "configs" / "quadratic_smooth.json", QUADRATIC)
+    argv = ["run", "continuous_time", "--configs", str(cfg_path), "--out-dir",
+            str(tmp_path / "shard0"), "--threads", "1"]
+    assert protocol.main(argv) == 0
+    rec = read_json(tmp_path / "shard0" / "quadratic_smooth.json")
+    # The record holds its run config verbatim, so a second run skips it (resume).
+    capsys.readouterr()
+    assert protocol.main(argv) == 0
+    assert "quadratic_smooth: record present, skipped" in capsys.readouterr().out
     assert [r["sign_changes"] for r in rec["runs"]] == [0, 0]
     assert set(rec["order"]) == set(continuous.MODELS)
     assert set(rec["order"]["second"]) == set(continuous.RATES)
     assert all(r["second"]["backward"]["gap"] > 0 for r in rec["runs"])
+    assert rec["config"] == QUADRATIC
+    # Only the smallest eta (solver_check.n_etas = 1) is integrated again at the tighter rtol.
+    smallest, largest = sorted(rec["runs"], key=lambda r: r["eta"])
+    assert 0 <= smallest["first"]["kernel"]["rtol_change"] < 1
+    assert "rtol_change" not in largest["first"]["kernel"]
     # 1e-2..2e-2 spans 0.3 decades: the numbers step refuses to report orders over it.
     with pytest.raises(ValueError, match=r"^learning rates of quadratic_smooth must span >= 1.5"):
         ode_numbers.record_macros([rec])
@@ -106,6 +122,7 @@ def test_quadratic_record():
 
 def test_runs_and_summary_name_every_run():
     section = {"beta1": 0.9, "beta2": 0.99, "horizon": 0.04, "n_etas": 2, "shards": 1,
+               "solver_check": CHECK, "claim": CLAIM,
                "problems": {"quadratic_smooth": {k: QUADRATIC[k] for k in
                                                  ("eta_min", "eta_max", "weight_decay", "rtol")}},
                "transformer": {"beta2": 0.9, "weight_decay": 0.5, "etas": [1e-3]}}

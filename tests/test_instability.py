@@ -92,3 +92,13 @@ def test_require_decidable_names_the_key_when_nothing_can_be_decided():
     assert ins.require_decidable([], 10.0, "band") == 0
     with pytest.raises(ValueError, match="band.steps"):
         ins.require_decidable([(0.9, 0.5, 5), (0.9, 0.8101, 5000)], 10.0, "band.steps")
+
+
+def test_decidable_mask_agrees_with_decidability_cell_by_cell():
+    b1, b2 = np.meshgrid(np.linspace(0.0, 0.99, 12), np.linspace(0.01, 0.999, 13), indexing="ij")
+    mask = ins.decidable_mask(b1, b2, 10.0, 300)
+    for i, j in np.ndindex(b1.shape):
+        if b1[i, j] > 0:
+            expected = ins.decidability(b1[i, j], b2[i, j], 10.0, 300) == ins.DECIDABLE
+            assert mask[i, j] == expected, (b1[i, j], b2[i, j])
+    assert mask[0].all() == bool((st.bound_inf(0.0, b2[0]) < 10).all())

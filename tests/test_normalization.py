@@ -15,7 +15,8 @@ from ctadam.train import run
 
 SECTION = {"beta1": [0.0, 0.9], "lr": [0.01], "weight_decay": [1.0, 2.0], "beta2": 0.999,
            "eps": 1e-8, "dtype": "float64", "hidden": [8], "n_train": 100, "batch_size": 20,
-           "steps": 120, "seed": 0, "every": 5}
+           "steps": 120, "seeds": [0], "every": 5,
+           "verdicts": {"alpha": 0.05, "min_seeds": 2, "agreement": 0.9, "rate_tolerance": 0.2}}
 IDENTITY = {"beta1": 0.8, "beta2": 0.999, "lr": 0.01, "weight_decay": 0.5, "eps": 1e-12,
             "steps": 60, "dim": 64, "seed": 0}
 
@@ -53,14 +54,14 @@ def write_configs(configs: dict, where) -> list[str]:
 
 def test_runs_summary_publish_and_figure(tiny_mnist, tmp_path):
     configs = normalization.runs(SECTION, {"mnist1d": str(tiny_mnist)})
-    assert sorted(configs) == ["b0.9_lr0.01_wd1", "b0.9_lr0.01_wd2", "b0_lr0.01_wd1",
-                               "b0_lr0.01_wd2"]
+    assert sorted(configs) == ["b0.9_lr0.01_wd1_s0", "b0.9_lr0.01_wd2_s0", "b0_lr0.01_wd1_s0",
+                               "b0_lr0.01_wd2_s0"]
     section = tmp_path / "section.json"
     section.write_text(json.dumps({**SECTION, "tail": 0.25, "identity": IDENTITY}))
     assert protocol.main(["run", "normalization", "--configs",
                           *write_configs(configs, tmp_path), "--out-dir",
                           str(tmp_path / "shard0"), "--threads", "1"]) == 0
-    rec = read_json(tmp_path / "shard0" / "b0.9_lr0.01_wd1.json")
+    rec = read_json(tmp_path / "shard0" / "b0.9_lr0.01_wd1_s0.json")
     assert len(rec["trackers"]["groups"]["series"]["hidden1"]["w_sq"]) == 120
     assert normalization_cli.main(["identity", "--section", str(section), "--out",
                                    str(tmp_path / "identity" / "identity.json")]) == 0
@@ -73,13 +74,18 @@ def test_runs_summary_publish_and_figure(tiny_mnist, tmp_path):
     summary = read_json(summary_path)
     assert [t["beta1"] for t in summary["trajectories"]] == [0.0, 0.9]
     assert len(summary["trajectories"][1]["measured"]) == 24
-    row = next(r for r in summary["rows"] if r["run"] == "b0.9_lr0.01_wd1")
+    row = next(r for r in summary["rows"] if r["run"] == "b0.9_lr0.01_wd1_s0")
     assert row["norm_corrected"] > 3 * row["norm_naive"]  # sqrt(c) ~ 4.3 at beta1 = 0.9
     macros = tmp_path / "m.tex"
     assert protocol.main(["publish", "normalization", "--section", str(section), "--summary",
                           str(summary_path), "--macros", str(macros), "--tables-dir",
-                          str(tmp_path)]) == 0
+                          str(tmp_path), "--claims", str(tmp_path / "claims.json")]) == 0
     text = macros.read_text()
+    naive, corrected = read_json(tmp_path / "claims.json")
+    assert (naive["id"], corrected["id"]) == ("norm-dynamics", "norm-dynamics-corrected")
+    # one seed: no interval, so undecidable whatever the ratio
+    assert naive["seeds"] == 1 and naive["interval"] is None
+    assert naive["verdict"] == corrected["verdict"] == "undecidable at this scale"
     for name in ("NormalizationMedErrNormCorrected", "NormalizationMedErrNormNaive",
                  "NormalizationMedErrCosCorrected",
                  "NormalizationMedErrAngleCorrectedTopMomentum", "NormalizationRuns",
@@ -119,3 +125,25 @@ def test_bad_settings_raise_naming_the_key(tiny_mnist):
         normalization.identity_run({**IDENTITY, "gamma": 0.9})
     with pytest.raises(ValueError, match="weight_decay"):
         normalization.identity_run({**IDENTITY, "weight_decay": 100.0})
+
+
+def _rows(ratios_naive, ratios_corrected, beta1=0.9):
+    return [{"beta1": beta1, "seed": seed, "norm_measured": 1.0, "norm_naive": 1.0 / a,
+             "norm_corrected": 1.0 / b}
+            for seed, (a, b) in enumerate(zip(ratios_naive, ratios_corrected, strict=True))]
+
+
+def test_norm_claims_judge_the_seed_interval_of_the_ratio_against_the_tolerance():
+    from ctadam.experiments.normalization.summary import claims
+
+    summary = {"per_beta1": [{"beta1": 0.9}],
+               "rows": _rows([4.1, 4.3, 4.2, 4.25, 4.15], [0.98, 1.01, 0.99, 1.0, 0.97])}
+    section = {"verdicts": {"alpha": 0.05, "min_seeds": 5, "agreement": 0.9,
+                            "rate_tolerance": 0.2}}
+    naive, corrected = claims(summary, section)
+    assert naive["verdict"] == "not reproduced" and naive["value"] == pytest.approx(4.2)
+    assert corrected["verdict"] == "reproduced" and corrected["seeds"] == 5
+    assert corrected["interval"][0] < 0.99 < corrected["interval"][1]
+    wide = {"per_beta1": [{"beta1": 0.9}],
+            "rows": _rows([1.0] * 5, [0.7, 1.3, 0.8, 1.2, 1.0])}
+    assert claims(wide, section)[1]["verdict"] == "undecidable at this scale"

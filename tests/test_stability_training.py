@@ -14,7 +14,6 @@ from ctadam.experiments import stability_training as fam
 from ctadam.experiments.measures import max_window_slope, window_slope
 from ctadam.experiments.stability_training import configs as stt
 from ctadam.experiments.stability_training import growth as stabtrain_growth
-from ctadam.experiments.stability_training import speed as stabtrain_speed
 from ctadam.experiments.stability_training.measure import boundary_interval, measure_run
 from ctadam.plots import generalization_speed, growth_slope, region_noise, stability_band
 from ctadam.theory import region, stability
@@ -27,15 +26,22 @@ TASKS = {"mnist1d": {"lr": 0.01, "n_train": 50, "hidden": [8], "eval_samples": 5
 ST = {"shards": 1, "eps": 1e-16, "dtype": "float64", "log_every": 10, "diverge_norm": 1e12,
       "bound_tolerance": 1e-6, "tasks": TASKS,
       "measure": {"window": 10, "growth_factor": 2.0, "sensitivity": [100.0]},
-      "growth": {"tasks": ["mnist1d", "shakespeare"], "beta1": 0.7, "points": 6,
-                 "half_length": 0.06, "steps": 40, "seed": 0},
+      "growth": {"tasks": ["mnist1d", "shakespeare"],
+                 "lines": [{"beta1": 0.7, "points": 6, "half_length": 0.06},
+                           {"beta1": 0.9, "points": 6, "half_length": 0.06}],
+                 "steps": 40, "seed": 0,
+                 "probe": {"tasks": ["mnist1d"], "seeds": [0, 1, 2, 3, 4], "start": 10,
+                           "factor": 0.1, "skip": 5, "window": 10}},
       "band": {"tasks": ["mnist1d"], "beta1s": [0.5, 0.9], "fractions": [-0.5, 0.5, 1.5],
                "seeds": [0, 1, 2], "steps": 30},
       "noise": {"beta1": 0.5, "fractions": [-0.5, 0.5], "batch_sizes": [None, 16],
                 "weight_decays": [0.0, 0.1, 1.0], "seeds": [0, 1], "steps": 30},
-      "speed": {"beta1": 0.9, "beta2_max": 0.999, "points": 4, "seeds": [0, 1], "steps": 30,
-                "n_train": 8, "block_size": 6,
-                "eval_every": 10, "bootstrap": 200, "bootstrap_seed": 0}}
+      "speed": {"beta1": 0.9, "beta2": 0.999, "points": 4, "seeds": [0, 1], "steps": 30,
+                "n_train": 8, "block_size": 6, "eval_samples": 16, "targets": [2.9, 2.45],
+                "eval_every": 10, "bootstrap": 200, "bootstrap_seed": 0},
+      # the profile's shared rules (protocol.family_section adds them)
+      "instability": {"K": 10.0, "onset": 2.0, "margin": 1.5},
+      "verdicts": {"alpha": 0.05, "min_seeds": 5, "agreement": 0.9, "rate_tolerance": 0.2}}
 
 
 def test_rule_modules_import_without_torch_or_numpy():
@@ -72,7 +78,13 @@ def test_band_fractions_and_speed_points():
 
 def test_run_configs_of_each_experiment():
     growth = stt.RUNS["growth"](ST, DATA)
-    assert len(growth) == 12 and growth["shakespeare_k003"]["model"]["block_size"] == 8
+    assert len(growth) == 2 * 6 * (2 + 5)  # lines x points x (training tasks + probe seeds)
+    assert growth["shakespeare_g0.9_k003"]["model"]["block_size"] == 8
+    assert growth["shakespeare_g0.9_k003"]["optimizer"]["betas"] == [0.9, pytest.approx(0.9 / 1.1)]
+    probe = growth["probe_mnist1d_g0.7_k002_s4"]
+    assert probe["steps"] == 25 and probe["seed"] == 4
+    assert probe["grad_scale"] == {"start": 10, "factor": 0.1}
+    assert "grad_scale" not in growth["mnist1d_g0.7_k002"]
     band = stt.RUNS["band"](ST, DATA)
     assert len(band) == 2 * 3 * 3
     cfg = band["mnist1d_g0.5_f0.5_s2"]
@@ -84,8 +96,10 @@ def test_run_configs_of_each_experiment():
     assert noise["wd1_f0.5_s0"]["optimizer"]["weight_decay"] == 1.0
     assert noise["batch16_f-0.5_s1"]["batch_size"] == 16
     speed = stt.RUNS["speed"](ST, DATA)
-    assert len(speed) == 8 and speed["k00_s1"]["eval_every"] == 10
-    assert speed["k00_s1"]["n_train"] == 8 and speed["k00_s1"]["model"]["block_size"] == 6
+    assert len(speed) == 2 * 4 * 2 and speed["beta_k00_s1"]["eval_every"] == 10
+    assert speed["gamma_k00_s1"]["n_train"] == 8
+    assert speed["beta_k03_s0"]["model"]["block_size"] == 6
+    assert speed["beta_k03_s0"]["eval_samples"] == 16
     every = fam.runs(ST, DATA)
     assert len(every) == len(growth) + len(band) + len(noise) + len(speed)
     assert every["band_mnist1d_g0.5_f0.5_s2"] == cfg and cfg["data"] == DATA["mnist1d"]
@@ -96,9 +110,10 @@ def test_run_configs_of_each_experiment():
         fam.split({"growth_x": {}})
 
 
-def fake_record(b1, b2, u_max, status="ok", seed=0, test_loss=None, task="mnist1d"):
+def fake_record(b1, b2, u_max, status="ok", seed=0, test_loss=None, task="mnist1d",
+                grad_scale=None):
     return {"config": {"task": task, "optimizer": {"betas": [[b1, b2]], "weight_decay": 0.0},
-                       "seed": seed, "batch_size": None},
+                       "seed": seed, "batch_size": None, "grad_scale": grad_scale},
             "per_step": {"update_max_abs": list(u_max)}, "status": status,
             "diverged_at": None if status == "ok" else len(u_max),
             "eval": {"step": [10, 20, 30], "test_loss": test_loss or [3.0, 2.5, 2.4]}}
@@ -148,29 +163,24 @@ def test_growth_agreement_gain_and_ratios():
     assert math.isnan(stabtrain_growth.agreement(runs, "exact_rate")["gain"])
 
 
-def test_speed_steps_and_bootstrap_rank_correlation():
-    assert stabtrain_speed.steps_to({"step": [10, 20], "test_loss": [3.0, 2.0]}, 2.5) == 20
-    assert stabtrain_speed.steps_to({"step": [10], "test_loss": [3.0]}, 2.5) is None
-    rho, lo, hi = stabtrain_speed.bootstrap_spearman([1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1],
-                                                     200, 0)
-    assert rho == pytest.approx(-1.0) and lo == pytest.approx(-1.0) and hi <= -0.99
-    rho, lo, hi = stabtrain_speed.bootstrap_spearman([1, 1], [2, 2], 20, 0)
-    assert math.isnan(rho) and math.isnan(lo) and math.isnan(hi)
-
-
 def write_fake_records(tmp_path, violate=False):
-    """Fake records of every run in ST: growth at max(rho, 0), bounded inside.
+    """Fake records of every run in ST: growth at max(rho, 0), bounded inside; the probe runs
+    grow (or shrink) at rho after their start, Adam's bias-correction factor included.
 
     With ``violate``, the first run of the band experiment inside the exact region exceeds B_n.
     """
-    n = np.arange(1, 41)
     shard = tmp_path / "shard0"
     runs = fam.runs(ST, DATA)
     for k, rid in enumerate(sorted(runs)):
         cfg = runs[rid]
+        n = np.arange(1, cfg["steps"] + 1)
         b1, b2 = cfg["optimizer"]["betas"]
         rho = max(float(stability.growth_rate(b1, b2)), 0.0)
         u = 0.5 * np.exp(rho * n) if rho > 0 else 0.5 + 0 * n
+        if cfg.get("grad_scale"):
+            n0, r = cfg["grad_scale"]["start"], float(stability.growth_rate(b1, b2))
+            bias = np.sqrt(1 - b2 ** n) / (1 - b1 ** n)
+            u = np.where(n > n0, 0.5 * np.exp(r * (n - n0)) * bias / bias[n0 - 1], 0.5)
         u[0] = 1.0
         if violate and rho == 0 and rid.startswith("band_"):
             u[5] = 2 * float(stability.bound_n(b1, b2, 6))
@@ -178,7 +188,7 @@ def write_fake_records(tmp_path, violate=False):
         losses = [3.0 - 0.01 * k - 0.1 * (b2 > 0.99), 2.5, 2.4 - 0.001 * k]
         io.write_json_atomic(shard / f"{rid}.json",
                              fake_record(b1, b2, u, seed=cfg["seed"], test_loss=losses,
-                                         task=cfg["task"]))
+                                         task=cfg["task"], grad_scale=cfg.get("grad_scale")))
     return shard
 
 
@@ -192,7 +202,8 @@ def published(tmp_path):
                           "--records", str(shard), "--out", str(out)]) == 0
     assert protocol.main(["publish", "stability_training", "--section", section,
                           "--summary", str(out), "--macros", str(tmp_path / "m.tex"),
-                          "--tables-dir", str(tmp_path)]) == 0
+                          "--tables-dir", str(tmp_path),
+                          "--claims", str(tmp_path / "claims.json")]) == 0
     return tmp_path
 
 
@@ -206,10 +217,21 @@ def test_summary_publish_and_figure(published, exp, module):
     macros = (published / "m.tex").read_text()
     assert f"\\Stab{exp.capitalize()}InsideRuns" in macros
     if exp == "growth":  # the fake slopes are exactly the exact rate
-        for measure in ("end", "max"):
-            a = summary["tasks"]["mnist1d"]["agreement"][measure]["exact"]
-            assert a["gain"] == pytest.approx(1.0, rel=1e-6) and a["points"] > 0
-        assert "\\StabGrowthMnistExactMaxGain" in macros
+        for line in summary["lines"]:
+            t = line["tasks"]["mnist1d"]
+            for measure in ("end", "max", "phase", "probe"):
+                a = t["analysis"][measure]["rho"]
+                assert a["gain"] == pytest.approx(1.0, rel=1e-6) and a["points"] > 0
+            probe = t["analysis"]["probe"]
+            assert probe["differ"]["follows"] == "rho" and probe["differ"]["paper"] == 0
+            assert probe["band"]["points"] > 0 or line["beta1"] == 0.9  # a narrow band there
+            assert probe["band"]["negative"] == probe["band"]["points"]
+            assert line["tasks"]["shakespeare"]["analysis"]["probe"]["rho"]["points"] == 0
+        assert "\\StabGrowthMnistExactMaxGain" in macros  # read by paper/main.tex
+        assert "\\newcommand{\\StabGrowthClaimVerdict}{not reproduced}" in macros
+        row = io.read_json(published / "claims.json")[0]
+        assert row["id"] == "growth-rate" and row["verdict"] == "not reproduced"
+        assert "follow the exact rate rho" in row["measure"] and row["seeds"] == 5
     if exp == "band":  # fake: growth at rho outside, too slow to count at gamma = 0.9
         c = summary["tasks"]["mnist1d"]["counts"]
         assert c["band"] == {"bounded": 6, "growing": 0}

@@ -15,7 +15,8 @@ a table for the paper (``paper/generated/claims.tex``), as number macros the abs
 CLI::
 
     python -m ctadam.claims merge --rows a.json b.json --ledger data/claims.json \
-        --table paper/generated/claims.tex --macros paper/generated/numbers_claims.tex
+        --table paper/generated/claims.tex --macros paper/generated/numbers_claims.tex \
+        [--markdown data/claims.md]
     python -m ctadam.claims readme --ledger data/claims.json --readme README.md
 """
 
@@ -77,6 +78,61 @@ def merge(row_lists: list[list[dict]], required=REQUIRED_IDS) -> list[dict]:
         raise ValueError(f"the ledger lacks the claims {missing}")
     order = list(required) + sorted(set(rows) - set(required))
     return [rows[i] for i in order]
+
+
+def row(claim_id: str, claim: str, verdict: str, measure: str, value, interval, seeds: int,
+        rule: str) -> dict:
+    """One ledger row, checked (:func:`check_row`); non-finite values become ``None``."""
+    def finite(x):
+        return None if x is None or not math.isfinite(x) else float(x)
+
+    lo_hi = None
+    if interval is not None and all(finite(x) is not None for x in interval):
+        lo_hi = [float(interval[0]), float(interval[1])]
+    return check_row({"id": claim_id, "claim": claim, "verdict": verdict, "measure": measure,
+                      "value": finite(value), "interval": lo_hi, "seeds": int(seeds),
+                      "rule": rule})
+
+
+def interval_verdict(interval, threshold: float, seeds: int, min_seeds: int) -> str:
+    """The verdict of a fraction whose claim holds when it exceeds ``threshold``:
+    ``"reproduced"`` when the whole ``interval`` lies at or above it, ``"not reproduced"``
+    when it lies below it, otherwise (or with fewer than ``min_seeds`` seeds, or no interval)
+    ``"undecidable at this scale"``."""
+    if interval is None or seeds < min_seeds or not all(math.isfinite(x) for x in interval):
+        return VERDICTS[2]
+    lo, hi = interval
+    if lo >= threshold:
+        return VERDICTS[0]
+    if hi < threshold:
+        return VERDICTS[1]
+    return VERDICTS[2]
+
+
+def ratio_verdict(interval, tolerance: float, seeds: int, min_seeds: int) -> str:
+    """The verdict of a measured/predicted ratio: ``"reproduced"`` when its whole ``interval``
+    lies within ``1 +- tolerance``, ``"not reproduced"`` when it lies wholly outside, otherwise
+    (or with fewer than ``min_seeds`` seeds, or no interval) ``"undecidable at this scale"``."""
+    if interval is None or seeds < min_seeds or not all(math.isfinite(x) for x in interval):
+        return VERDICTS[2]
+    lo, hi = interval
+    if 1 - tolerance <= lo and hi <= 1 + tolerance:
+        return VERDICTS[0]
+    if hi < 1 - tolerance or lo > 1 + tolerance:
+        return VERDICTS[1]
+    return VERDICTS[2]
+
+
+def mean_interval(values, alpha: float) -> tuple[float, list[float] | None]:
+    """The mean of per-seed ``values`` and its Student-t interval at level ``1 - alpha``
+    (``None`` with fewer than two values)."""
+    from ctadam.stats import paired_t
+
+    values = [float(v) for v in values]
+    test = paired_t(values, [0.0] * len(values), alpha)
+    if test["n"] < 2:
+        return test["mean"], None
+    return test["mean"], [test["low"], test["high"]]
 
 
 def _number(x) -> str:
@@ -156,6 +212,7 @@ def main(argv=None) -> int:
     m.add_argument("--ledger", required=True)
     m.add_argument("--table", required=True)
     m.add_argument("--macros", required=True)
+    m.add_argument("--markdown", help="also write the README's Markdown table here")
     r = sub.add_parser("readme", help="refresh the README's claims table from the ledger")
     r.add_argument("--ledger", required=True)
     r.add_argument("--readme", required=True)
@@ -166,6 +223,8 @@ def main(argv=None) -> int:
             write_json_atomic(args.ledger, rows)
             write_text_atomic(args.table, latex_table(rows))
             write_macros(args.macros, macros(rows), "The claims ledger.")
+            if args.markdown:
+                write_text_atomic(args.markdown, markdown_table(rows))
         else:
             rows = [check_row(row) for row in read_json(args.ledger)]
             path = Path(args.readme)

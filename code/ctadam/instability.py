@@ -77,6 +77,22 @@ def decidability(beta1: float, beta2: float, K: float, steps: int) -> str:
     return DECIDABLE if steps >= min_steps(beta1, beta2, K) else UNDECIDABLE_HORIZON
 
 
+def decidable_mask(beta1, beta2, K: float, steps: int) -> np.ndarray:
+    """:func:`decidability` over arrays at once: ``True`` where the cell is decidable.
+
+    ``beta1`` may be 0 (RMSprop: always inside the region).
+    """
+    K = check_threshold(K)
+    steps = check_int("steps", steps, 1)
+    b1, b2 = np.broadcast_arrays(np.asarray(beta1, dtype=float), np.asarray(beta2, dtype=float))
+    inside = st.in_stable_region(b1, b2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = np.log(b1) - 0.5 * np.log(b2)
+        bound = st.bound_inf(np.where(inside, b1, 0.0), np.where(inside, b2, 0.5))
+    outside_ok = (rho > 0) & (steps * rho >= math.log(10 * K))
+    return np.where(inside, bound < K, outside_ok)
+
+
 def classify(beta1: float, beta2: float, peak_update_inf: float, diverged: bool, K: float,
              steps: int) -> dict:
     """One run judged by the rule: ``{"unstable", "decidability", "decidable", "peak"}``.

@@ -35,6 +35,11 @@ What a config builds (device, data, model, optimizer) is :mod:`ctadam.build`.
                          blow-up rule (:data:`BLOWUP_FACTOR`) (default ``null``)
 ``monitor``              ``{window >= 3 (20), max_loglog_slope > 0 (2)}``, see
                          :mod:`ctadam.monitor`
+``grad_scale``           ``{start >= 0, 0 < factor < 1}``: for every step n > start, each
+                         parameter's gradient is multiplied by ``factor ** (n - start)``
+                         before the optimizer step (a controlled probe of the update's
+                         growth, gradients decaying geometrically), or ``null`` for none
+                         (default ``null``)
 =======================  ====================================================================
 
 Optimizer names follow PyTorch: ``betas = (beta1, beta2)`` are the decays of the first and
@@ -70,7 +75,7 @@ BLOWUP_FACTOR = 1e3
 DEFAULTS = {"arch": "mlp", "norm": "none", "model": {}, "batch_size": None, "dtype": "float32",
             "seed": 0, "n_train": None, "eval_samples": None, "log_every": 10,
             "eval_every": None, "diverge_norm": 1e8, "diverge_loss_factor": None,
-            "monitor": {}}
+            "monitor": {}, "grad_scale": None}
 REQUIRED = ("task", "data", "optimizer", "steps")
 OPT_DEFAULTS = {"eps": 1e-8, "weight_decay": 0.0, "pooled": False}
 MONITOR_DEFAULTS = {"window": 20, "max_loglog_slope": 2.0}
@@ -162,6 +167,28 @@ def validate_optimizer(opt: dict) -> dict:
     return out
 
 
+def validate_grad_scale(gs) -> dict | None:
+    r"""Check ``grad_scale``: ``null`` or ``{start: int >= 0, factor: real in (0, 1)}``.
+
+    With it, step :math:`n > n_0` (``start``) trains on :math:`c^{\,n-n_0} g_n` (``factor`` c):
+    the gradients decay geometrically at rate :math:`q = c` per step, under which Adam's update
+    grows at :math:`\ln\max(\gamma, q) - \ln\max(\sqrt\beta, q)` per step, i.e. at
+    :math:`\rho` of \cref{eq:growth-rate} when :math:`q < \min(\gamma, \sqrt\beta)`
+    (paper-notes P.5).
+    """
+    if gs is None:
+        return None
+    if not isinstance(gs, dict):
+        raise ValueError(f"grad_scale must be null or a mapping {{start, factor}}, got {gs!r}")
+    check_keys("grad_scale", gs, ("start", "factor"))
+    for key in ("start", "factor"):
+        if key not in gs:
+            raise ValueError(f"grad_scale.{key} is required")
+    return {"start": check_int("grad_scale.start", gs["start"], 0),
+            "factor": check_real("grad_scale.factor", gs["factor"], 0.0, 1.0, low_open=True,
+                                 high_open=True)}
+
+
 def validate_config(config: dict) -> dict:
     """Return a deep copy of ``config`` with defaults filled in, or raise ``ValueError``."""
     if not isinstance(config, dict):
@@ -202,6 +229,7 @@ def validate_config(config: dict) -> dict:
     cfg["monitor"]["window"] = check_int("monitor.window", cfg["monitor"]["window"], 3)
     cfg["monitor"]["max_loglog_slope"] = check_real(
         "monitor.max_loglog_slope", cfg["monitor"]["max_loglog_slope"], 0.0, low_open=True)
+    cfg["grad_scale"] = validate_grad_scale(cfg["grad_scale"])
     return cfg
 
 

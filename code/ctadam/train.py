@@ -130,12 +130,19 @@ def setup(config: dict, device: str = "cpu") -> Setup:
 
 
 def step(s: Setup, n: int, trackers=()) -> torch.Tensor:
-    r"""Optimizer step n: the loss at :math:`\theta_{n-1}` on batch n, its gradient, the
-    trackers' ``before_step`` hooks, the update. Returns the loss (a tensor, not synced)."""
+    r"""Optimizer step n: the loss at :math:`\theta_{n-1}` on batch n, its gradient (times
+    :math:`c^{\,n-n_0}` for n > n_0 under ``grad_scale``), the trackers' ``before_step`` hooks,
+    the update. Returns the loss (a tensor, not synced)."""
     xb, yb = s.batches.batch(n)
     s.optimizer.zero_grad(set_to_none=True)
     loss = loss_fn(s.model(xb), yb)
     loss.backward()
+    gs = s.cfg["grad_scale"]
+    if gs is not None and n > gs["start"]:  # the probe: g_n <- c^(n - n0) g_n
+        scale = gs["factor"] ** (n - gs["start"])
+        for p in s.model.parameters():
+            if p.grad is not None:
+                p.grad.mul_(scale)
     for t in trackers:
         t.before_step(n)
     s.optimizer.step()

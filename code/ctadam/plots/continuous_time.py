@@ -2,10 +2,14 @@ r"""Figure ``continuous_time``: the two continuous-time models against discrete 
 
 Top row: loss along the discrete iterates (dots) and along the first-order model (line, the
 paper's rates (1-x)/x) for the smallest and largest eta, one panel per problem. Bottom row:
-global error at the horizon against eta on log-log axes, for every rate choice (colour) and
-model (solid: first order, dashed: second order), with the fitted slopes. It tests the models
-of \cref{eq:ct-models} by their global error (\cref{eq:ct-global-error}). Drawn by rule
-``continuous_time_figure`` from the ``quadratics`` part of the family's summary::
+global error at the horizon against eta on log-log axes, for every rate choice (colour and
+marker, colour-blind-safe) and model (solid: first order, dashed: second order), with the
+local slopes k_i = d ln E / d ln eta (eq:ct-local-slope) of the paper's rates written along
+both models' curves and the asymptotic order k_0 (smallest pair) of every curve in the
+upper left (f: first, s: second model; a dagger where the solver-tolerance check fails). It
+tests the models of \cref{eq:ct-models} by their global error (\cref{eq:ct-global-error}).
+Drawn by rule ``continuous_time_figure`` from the ``quadratics`` and ``orders`` parts of the
+family's summary::
 
     python -m ctadam.plots.continuous_time --summary S.json --out figures/continuous_time.pdf
 """
@@ -21,11 +25,13 @@ KIND_LABEL = {"backward": r"$(1-x)/x$", "euler": r"$1-x$", "kernel": r"$-\ln x$"
               "matched": r"$2(1-x)/(1+x)$"}
 KIND_COLOR = {"backward": "#0072B2", "euler": "#009E73", "kernel": "#D55E00",
               "matched": "#CC79A7"}
+KIND_MARKER = {"backward": "o", "euler": "s", "kernel": "^", "matched": "D"}
 MODEL_LINE = {"first": "-", "second": "--"}
 
 
-def draw(records: list[dict]):
-    """Build the figure from the quadratic records (one column per record)."""
+def draw(records: list[dict], orders: dict):
+    """Build the figure from the quadratic records (one column per record) and the ``orders``
+    part of the summary (local slopes and asymptotic orders, same order of problems)."""
     style.apply()
     import matplotlib.pyplot as plt
     from matplotlib.ticker import NullFormatter
@@ -47,15 +53,28 @@ def draw(records: list[dict]):
         top.set_title(f"{TITLES.get(rec['problem'], rec['problem'])} ({rec['optimizer']})")
         top.legend(frameon=False, fontsize=6, loc="lower left")
         etas = np.array([r["eta"] for r in runs])
+        asym = orders["problems"][j]["models"]
         for model, ls in MODEL_LINE.items():
             for i, kind in enumerate(KIND_LABEL):
                 err = np.array([r[model][kind]["error"] for r in runs])
-                bottom.loglog(etas, err, ls, marker="o", ms=2.5, lw=0.9, color=KIND_COLOR[kind],
+                bottom.loglog(etas, err, ls, marker=KIND_MARKER[kind], ms=2.5, lw=0.9,
+                              color=KIND_COLOR[kind], mfc="none" if model == "second" else None,
                               label=f"{model}-order, rates {KIND_LABEL[kind]}")
-                if model == "first":
-                    bottom.text(0.97, 0.04 + 0.07 * i, f"slope {rec['order'][model][kind]:.2f}",
-                                color=KIND_COLOR[kind], transform=bottom.transAxes, ha="right",
-                                fontsize=5.5)
+                cell = asym[model][kind]
+                mark = "" if cell["rtol_pass"] else r"$^\dagger$"
+                bottom.text(0.03 if model == "first" else 0.26, 0.96 - 0.065 * i,
+                            rf"{model[0]}: $k_0$={cell['order']:.2f}{mark}",
+                            color=KIND_COLOR[kind], transform=bottom.transAxes, ha="left",
+                            va="top", fontsize=5)
+                if kind == "backward":
+                    order = np.argsort(etas)
+                    e_sorted, err_sorted = etas[order], err[order]
+                    mids = np.sqrt(e_sorted[1:] * e_sorted[:-1])
+                    mid_err = np.sqrt(err_sorted[1:] * err_sorted[:-1])
+                    shift = 1.6 if model == "first" else 1 / 1.6
+                    for x, y, k in zip(mids, mid_err, asym[model][kind]["slopes"], strict=True):
+                        bottom.text(x, y * shift, f"{k:.2f}", fontsize=4.5, ha="center",
+                                    color=KIND_COLOR[kind])
         for order, ls in ((1, ":"), (2, "-.")):
             ref = runs[-1]["first"]["backward"]["error"] * (etas / etas[-1]) ** order
             bottom.loglog(etas, ref, ls, color="0.6", lw=0.8, label=f"order {order}")
@@ -72,8 +91,10 @@ def draw(records: list[dict]):
 
 
 def main(argv=None) -> None:
-    style.summary_main(__doc__, lambda summary, out: style.save(draw(summary["quadratics"]), out),
-                       argv)
+    def plot(summary, out):
+        return style.save(draw(summary["quadratics"], summary["orders"]), out)
+
+    style.summary_main(__doc__, plot, argv)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 r"""Figure ``lr_region``: the empirical stable region on a quadratic at each learning rate.
 
 Reads the summary of :mod:`ctadam.experiments.lr_region` only. One panel per learning rate:
-log10 of the peak update max_n ||u_n||_inf over the (gamma, beta) grid (paper letters: gamma =
+log10 of the peak update max_n ||u_n||_inf (median over seeds) over the (gamma, beta) grid
+(paper letters: gamma =
 torch beta1 on the horizontal axis, beta = torch beta2 vertically), the exact boundary
 beta = gamma^2, the paper's C = 0 and the empirical boundary of the stated criterion (top of
 the unstable runs outside the exact region). Last
 panel: the share of grid points outside the exact region that are empirically stable, against
-the learning rate, for every threshold and for the parameter-growth criterion. It tests the
+the learning rate, for every threshold (over its decidable cells) and for the parameter-growth
+criterion. It tests the
 exact region :math:`\beta > \gamma^2` (\cref{eq:region}) against the paper's :math:`C > 0`
 (\cref{eq:paper-c}) across learning rates. Drawn by rule ``lr_region_figure``::
 
@@ -43,7 +45,7 @@ def draw(summary: dict):
         ax.plot(b1, summary["paper_boundary"], "--", color="C3", lw=1.0,
                 label=r"paper $C=0$")
         ax.step(b1, entry["main"]["boundary"], where="mid", color="w", lw=1.0,
-                label=rf"empirical ($\max\|u\|_\infty\leq{cfg['u_threshold']:g}$)")
+                label=rf"empirical ($\max\|u\|_\infty\leq K={summary['K']:g}$)")
         ax.set(xlim=(b1[0], b1[-1]), ylim=(b2[0], b2[-1]), xlabel=r"$\gamma$ (torch $\beta_1$)",
                ylabel=r"$\beta$ (torch $\beta_2$)",
                title=rf"$\eta$ = {entry['lr']:g} ($\eta N/\|\theta_0\|_\infty$ = "
@@ -56,7 +58,8 @@ def draw(summary: dict):
     lrs = [e["lr"] for e in per_lr]
     for k, sens in enumerate(per_lr[0]["sensitivity"]):
         u = sens["u_threshold"]
-        share = [100 * e["sensitivity"][k]["stable_outside_exact"] for e in per_lr]
+        share = [np.nan if e["sensitivity"][k]["stable_outside_exact"] is None
+                 else 100 * e["sensitivity"][k]["stable_outside_exact"] for e in per_lr]
         ax.plot(lrs, share, "o-", ms=3, lw=1, label=rf"$\max\|u\|_\infty\leq{u:g}$")
     ax.plot(lrs, [100 * e["growth_criterion"]["stable_outside_exact"] for e in per_lr], "k^--",
             ms=3, lw=1, label=rf"growth $\leq{cfg['growth_threshold']:g}$")

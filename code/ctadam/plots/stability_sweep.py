@@ -5,8 +5,9 @@ grid rows; beta = second moment = torch ``beta2``, the grid columns); the summar
 config keys use the torch names.
 
 (a) log10 of the max RMS update per grid cell and (b) the fitted growth exponent
-:math:`r_{\max}` of the parameter norm, both with the theory boundary :math:`\beta = \gamma^2`
-and marks on the cells measured unstable; (c) :math:`r_{\max}` against the predicted worst-case
+:math:`r_{\max}` of the parameter norm (medians over seeds), both with the theory boundary
+:math:`\beta = \gamma^2` and marks on the cells the instability rule calls unstable (the
+majority of seeds; ``?``: undecidable); (c) :math:`r_{\max}` against the predicted worst-case
 rate :math:`\rho`; (d) the largest update coordinate of each run inside the region against
 :math:`B_\infty`; (e) the eps panel: max RMS update along one row of the grid for several eps.
 
@@ -49,7 +50,7 @@ def _boundary_in_index_space(beta1s, beta2s):
     return x, y
 
 
-def _heatmap(ax, fig, values, runs, beta1s, beta2s, label, norm=None):
+def _heatmap(ax, fig, values, cells, beta1s, beta2s, label, norm=None):
     image = ax.imshow(values, origin="lower", aspect="auto", cmap="viridis", norm=norm)
     fig.colorbar(image, ax=ax, label=label, shrink=0.9)
     ax.set_xticks(range(len(beta2s)), [f"{b2:g}" for b2 in beta2s], rotation=90, fontsize=6)
@@ -58,13 +59,15 @@ def _heatmap(ax, fig, values, runs, beta1s, beta2s, label, norm=None):
     ax.set_ylabel(r"$\gamma$ (first-moment decay, torch $\beta_1$)")
     x, y = _boundary_in_index_space(beta1s, beta2s)
     ax.plot(x, y, color="white", lw=1.5)
-    by_cell = {(r["beta1"], r["beta2"]): r for r in runs}
+    by_cell = {(c["beta1"], c["beta2"]): c for c in cells}
     for i, b1 in enumerate(beta1s):
         for j, b2 in enumerate(beta2s):
-            run = by_cell[(b1, b2)]
-            if run["status"] != "ok":
+            cell = by_cell[(b1, b2)]
+            if not cell["decidable"]:
+                ax.text(j, i, "?", ha="center", va="center", color="white", fontsize=6)
+            elif 2 * cell["diverged_seeds"] >= cell["seeds"]:
                 ax.text(j, i, "D", ha="center", va="center", color="red", fontsize=6)
-            elif run["measured_unstable"]:
+            elif cell["unstable"]:
                 ax.text(j, i, "x", ha="center", va="center", color="red", fontsize=7)
     ax.set_xlim(-0.5, len(beta2s) - 0.5)
     ax.set_ylim(-0.5, len(beta1s) - 0.5)
@@ -74,8 +77,7 @@ def plot(summary: dict, out) -> None:
     style.apply()
     import matplotlib.pyplot as plt
 
-    runs = summary["runs"]
-    grid = [r for r in runs if r["eps"] == summary["grid_eps"]]
+    runs, grid = summary["runs"], summary["cells"]
     beta1s, beta2s = summary["beta1s"], summary["beta2s"]
     fig = plt.figure(figsize=(style.FULL_WIDTH, 6.6), layout="constrained")
     top, bottom = fig.subfigures(2, 1, height_ratios=[1.15, 1.0])
@@ -85,7 +87,8 @@ def plot(summary: dict, out) -> None:
     rms = _cell_grid(grid, beta1s, beta2s, "peak_update_rms")
     _heatmap(ax_a, fig, np.log10(rms), grid, beta1s, beta2s,
              r"$\log_{10}\max_n \|u_n\|/\sqrt{d}$")
-    ax_a.set_title("(a) max RMS update (D: diverged, x: exp. growth)")
+    ax_a.set_title(rf"(a) max RMS update; x: unstable ($\|u\|_\infty>{summary['K']:g}$), "
+                   "D: diverged, ?: undecidable", fontsize=7)
     rate = _cell_grid(grid, beta1s, beta2s, "growth_rate")
     pos = rate[np.isfinite(rate) & (rate > 0)]
     lognorm = colors.LogNorm(pos.min(), pos.max()) if pos.size else None
@@ -95,8 +98,8 @@ def plot(summary: dict, out) -> None:
 
     outside = [r for r in grid if r["theory_unstable"] and math.isfinite(r["growth_rate"])
                and r["growth_rate"] > 0]
-    for flag, marker, name in ((True, "o", "measured unstable"), (False, "s", "measured stable")):
-        pts = [(r["rho"], r["growth_rate"]) for r in outside if r["measured_unstable"] == flag]
+    for flag, marker, name in ((True, "o", "unstable (rule)"), (False, "s", "bounded (rule)")):
+        pts = [(r["rho"], r["growth_rate"]) for r in outside if r["unstable"] == flag]
         if pts:
             ax_c.scatter(*zip(*pts, strict=True), marker=marker, s=12,
                          facecolors="C0" if flag else "none", edgecolors="C0", label=name)
@@ -123,7 +126,7 @@ def plot(summary: dict, out) -> None:
     for k, eps in enumerate(panel["eps"]):
         pts = sorted((r["beta2"], r["peak_update_rms"]) for r in runs
                      if r["beta1"] == panel["beta1"] and r["eps"] == eps
-                     and r["beta2"] in panel["beta2s"])
+                     and r["beta2"] in panel["beta2s"] and r["seed"] == panel["seed"])
         ax_e.plot(*zip(*pts, strict=True), marker="o", ms=3, color=f"C{k}",
                   label=rf"$\epsilon$ = {eps:.0e}")
     ax_e.axvline(panel["beta1"] ** 2, color="k", ls=":", lw=0.8, label=r"$\beta=\gamma^2$")

@@ -178,6 +178,39 @@ def fit_order(etas, errors) -> float:
     return float(np.polyfit(np.log(etas), np.log(errors), 1)[0])
 
 
+def local_slopes(etas, errors) -> np.ndarray:
+    """Local orders k_i = d ln E / d ln eta between consecutive learning rates (eq:ct-local-slope),
+
+        k_i = (ln E(eta_{i+1}) - ln E(eta_i)) / (ln eta_{i+1} - ln eta_i),
+
+    with the etas sorted increasingly, so k_0 is the slope of the smallest pair. For
+    E = a eta^k (1 + c eta + ...) every k_i tends to k as eta -> 0, while a single fit over a
+    range that is not yet asymptotic mixes orders. Raises ``ValueError`` unless there are >= 2
+    distinct etas and every error is positive."""
+    etas = np.asarray(etas, dtype=float)
+    errors = np.asarray(errors, dtype=float)
+    if etas.shape != errors.shape or etas.size < 2 or np.any(errors <= 0) or np.any(etas <= 0):
+        raise ValueError("local_slopes needs >= 2 positive etas and as many positive errors")
+    order = np.argsort(etas)
+    etas, errors = etas[order], errors[order]
+    if np.any(np.diff(etas) <= 0):
+        raise ValueError("local_slopes needs distinct etas")
+    return np.diff(np.log(errors)) / np.diff(np.log(etas))
+
+
+def asymptotic_order(etas, errors) -> dict:
+    """The asymptotic order from :func:`local_slopes`: ``order`` = k_0 (smallest pair),
+    ``mean_last_two`` = (k_0 + k_1)/2 and ``change`` = |k_0 - k_1| (the stability check: NaN
+    with a single pair), ``slopes`` = all k_i (smallest eta first), ``fit`` = :func:`fit_order`
+    over the whole range (a sensitivity column)."""
+    slopes = local_slopes(etas, errors)
+    two = slopes.size >= 2
+    return {"order": float(slopes[0]),
+            "mean_last_two": float(slopes[:2].mean()) if two else float("nan"),
+            "change": float(abs(slopes[0] - slopes[1])) if two else float("nan"),
+            "slopes": [float(k) for k in slopes], "fit": fit_order(etas, errors)}
+
+
 def kernel_lag_mismatch(beta: float, gamma: float) -> float:
     """Lag of the kernel-rate ODE minus Adam's, gamma part minus beta part (the kernel column
     of eq:ct-lag): f(gamma) - f(beta) with f(x) = 1/(-ln x) - 1/(1-x) + 1/2, in steps."""

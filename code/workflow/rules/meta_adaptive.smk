@@ -84,7 +84,8 @@ rule meta_adaptive_publish:
         section=META_ADAPTIVE_SECTION,
         summary=META_ADAPTIVE_SUMMARY,
     output:
-        "paper/generated/numbers_meta_adaptive.tex",
+        macros="paper/generated/numbers_meta_adaptive.tex",
+        claims="data/runs/meta_adaptive/claims.json",
     log:
         "logs/meta_adaptive_publish/meta_adaptive_publish.log",
     benchmark:
@@ -92,8 +93,8 @@ rule meta_adaptive_publish:
     threads: 1
     shell:
         "{PY} ctadam.experiments.protocol publish meta_adaptive --section {input.section}"
-        " --summary {input.summary} --macros {output} --tables-dir paper/generated"
-        " > {log} 2>&1"
+        " --summary {input.summary} --macros {output.macros} --tables-dir paper/generated"
+        " --claims {output.claims} > {log} 2>&1"
 
 
 rule meta_adaptive_figure:

@@ -103,6 +103,7 @@ rule normalization_publish:
         summary=NORMALIZATION_SUMMARY,
     output:
         macros="paper/generated/numbers_normalization.tex",
+        claims="data/runs/normalization/claims.json",
         table=report(
             "paper/generated/normalization_table.tex",
             caption="../../../report/normalization_table.rst",
@@ -116,7 +117,7 @@ rule normalization_publish:
     shell:
         "{PY} ctadam.experiments.protocol publish normalization --section {input.section}"
         " --summary {input.summary} --macros {output.macros} --tables-dir paper/generated"
-        " > {log} 2>&1"
+        " --claims {output.claims} > {log} 2>&1"
 
 
 rule normalization_figure:

@@ -61,6 +61,45 @@ def record_macros(records: list[dict]) -> dict[str, str]:
     return out
 
 
+def order_macros(orders: dict) -> dict[str, str]:
+    """Macros of the asymptotic orders and the solver checks (:mod:`.order`) and of claim
+    ``ode-order``: ``CtAsym<Problem><Model><Rates>`` = k_0, ``CtAsymMean...`` = (k_0 + k_1)/2,
+    ``CtRtolChange...`` the largest relative change of E under the tighter rtol, ``CtRtolMark...``
+    a dagger where that check fails, and the claim's verdict, value and interval."""
+    from ctadam.experiments.continuous_time.order import claim_verdict
+
+    out = {}
+    for p in orders["problems"]:
+        word = _word(p["problem"])
+        fails = 0
+        for model in continuous.MODELS:
+            for kind in continuous.RATES:
+                name = f"{word}{model.capitalize()}{kind.capitalize()}"
+                c = p["models"][model][kind]
+                out[f"CtAsym{name}"] = f"{c['order']:.2f}"
+                out[f"CtAsymMean{name}"] = _order(c["mean_last_two"])
+                out[f"CtRtolChange{name}"] = latex_sci(c["rtol_change"], 2)
+                out[f"CtRtolMark{name}"] = "" if c["rtol_pass"] else r"$^\dagger$"
+                fails += not c["rtol_pass"]
+        out[f"CtRtolFails{word}"] = str(fails)
+        out[f"CtRtolChangeMax{word}"] = latex_sci(max(
+            p["models"][m][k]["rtol_change"] for m in continuous.MODELS
+            for k in continuous.RATES), 2)
+        out[f"CtCheckEtaMax{word}"] = latex_sci(max(p["checked_etas"]), 2)
+    first = orders["problems"][0]
+    out["CtRtolFactor"] = f"{first['rtol_factor']:g}"
+    out["CtCheckEtas"] = str(len(first["checked_etas"]))
+    out["CtMaxChange"] = f"{100 * orders['max_change']:g}"
+    out["CtRateTolerance"] = f"{orders['tolerance']:g}"
+    out["CtClaimOrder"] = f"{orders['claim']['order']:g}"
+    verdict = claim_verdict(orders)
+    out["CtClaimVerdict"] = verdict["verdict"]
+    out["CtClaimValue"] = f"{verdict['value']:.2f}"
+    out["CtClaimLow"] = f"{verdict['interval'][0]:.2f}"
+    out["CtClaimHigh"] = f"{verdict['interval'][1]:.2f}"
+    return out
+
+
 def summary_macros(summary: dict) -> dict[str, str]:
     """Macros of the transformer runs (names start with ``Ode``)."""
     out = {"OdeBetaOne": f"{summary['beta1']:g}", "OdeBetaTwo": f"{summary['beta2']:g}",

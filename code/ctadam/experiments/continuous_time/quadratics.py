@@ -3,11 +3,13 @@ r"""Global error of the continuous-time models against discrete Adam/AdamW at a 
 For each learning rate eta, discrete Adam runs N = round(T / eta) steps and every model of
 :mod:`ctadam.theory.continuous` (first- and second-order, each rate choice) is integrated to
 step N (time N h, h = eta^p); the error is |theta_model(N h) - theta_N| (eq:ct-global-error),
-and its fitted slope against log eta is the measured order. ``gap`` is the distance between
-the second and the first model at step N, ``gap_predicted`` the norm of (h/2)(F(0) - F(T))
-(eq:ct-gap) from the first model. The record also keeps loss curves, the first two
-coordinates of every trajectory, and counts the recorded points at which some gradient
-coordinate has changed sign since the start (zero means the smooth regime of the expansion).
+its fitted slope against log eta over the whole range is kept as a sensitivity column (the
+order reported is the local slope at the smallest etas, :mod:`.order`). ``gap`` is the
+distance between the second and the first model at step N, ``gap_predicted`` the norm of
+(h/2)(F(0) - F(T)) (eq:ct-gap) from the first model. The record also keeps loss curves, the
+first two coordinates of every trajectory, counts the recorded points at which some gradient
+coordinate has changed sign since the start (zero means the smooth regime of the expansion),
+the solver-tolerance check of the smallest etas (:func:`solver_check`) and its run config.
 
 One run of family ``continuous_time`` per problem (:func:`run`, the family's ``run_one``).
 """
@@ -17,6 +19,7 @@ import time
 import numpy as np
 
 from ctadam.checks import check_int, check_real, check_unit_interval
+from ctadam.experiments.continuous_time import check_solver_check
 from ctadam.theory import continuous, problems
 
 CURVE_POINTS = 60
@@ -60,13 +63,38 @@ def _one_eta(prob, eta, beta1, beta2, horizon, weight_decay, eps, rtol) -> dict:
     return run
 
 
+def solver_check(prob, run: dict, beta1, beta2, weight_decay, eps, rtol, rtol_factor) -> None:
+    """Integrate every model of ``run`` (one eta) again at rtol / ``rtol_factor`` (atol / the
+    same factor) and add to each entry ``error_tight`` and ``rtol_change`` = |E_tight - E| / E,
+    the relative change of the global error (eq:ct-global-error) under the tighter tolerance,
+    and ``theta_shift`` = |theta_tight(T) - theta(T)|."""
+    tight = rtol / rtol_factor
+    final = None
+    for model in continuous.MODELS:
+        for kind in continuous.RATES:
+            entry = run[model][kind]
+            theta_t, _ = continuous.integrate(prob.grad, prob.theta0, run["eta"], beta1, beta2,
+                                              run["steps"], kind=kind, model=model, eps=eps,
+                                              weight_decay=weight_decay, rtol=tight,
+                                              atol=tight / 100)
+            if final is None:
+                final = continuous.discrete_adam(prob.grad, prob.theta0, run["eta"], beta1,
+                                                 beta2, run["steps"], eps=eps,
+                                                 weight_decay=weight_decay)
+            entry["error_tight"] = float(np.linalg.norm(theta_t - final))
+            entry["rtol_change"] = abs(entry["error_tight"] - entry["error"]) / entry["error"]
+            entry["theta_shift"] = float(np.linalg.norm(theta_t - entry["theta_T"]))
+
+
 def measure(problem: str, beta1: float, beta2: float, horizon: float, etas,
-            weight_decay: float = 0.0, eps: float = 0.0, rtol: float = 1e-12) -> dict:
+            weight_decay: float = 0.0, eps: float = 0.0, rtol: float = 1e-12,
+            rtol_factor: float = 10.0, check_etas: int = 1) -> dict:
     """Run the comparison for every eta (p = 1); returns the record (module docstring).
 
     ``rtol`` is the solver's relative tolerance (atol = rtol / 100). As a check on the solver,
-    the smallest eta is integrated again with 10 rtol; ``solver_delta`` is how far that moves
-    theta(T) (largest over the models and rates), to be compared with the smallest error.
+    the ``check_etas`` smallest etas are integrated again at rtol / ``rtol_factor``
+    (:func:`solver_check`); ``solver_delta`` is the largest shift of theta(T) that causes at
+    the smallest eta (over the models and rates).
     """
     prob = problems.get(problem)
     runs = [_one_eta(prob, eta, beta1, beta2, horizon, weight_decay, eps, rtol) for eta in etas]
@@ -75,20 +103,16 @@ def measure(problem: str, beta1: float, beta2: float, horizon: float, etas,
                       for kind in continuous.RATES} for model in continuous.MODELS}
     gap_order = {kind: continuous.fit_order(etas_arr, [r["second"][kind]["gap"] for r in runs])
                  for kind in continuous.RATES}
-    smallest = min(runs, key=lambda r: r["eta"])
-    delta = 0.0
-    for model in continuous.MODELS:
-        for kind in continuous.RATES:
-            loose, _ = continuous.integrate(prob.grad, prob.theta0, smallest["eta"], beta1, beta2,
-                                            smallest["steps"], kind=kind, model=model, eps=eps,
-                                            weight_decay=weight_decay, rtol=10 * rtol,
-                                            atol=rtol / 10)
-            delta = max(delta, float(np.linalg.norm(loose - smallest[model][kind]["theta_T"])))
+    ascending = sorted(runs, key=lambda r: r["eta"])
+    for run in ascending[:check_etas]:
+        solver_check(prob, run, beta1, beta2, weight_decay, eps, rtol, rtol_factor)
+    delta = max(ascending[0][model][kind]["theta_shift"] for model in continuous.MODELS
+                for kind in continuous.RATES)
     return {"problem": problem, "beta1": beta1, "beta2": beta2, "horizon": horizon,
             "weight_decay": weight_decay, "eps": eps,
             "optimizer": "AdamW" if weight_decay > 0 else "Adam", "runs": runs, "order": orders,
-            "gap_order": gap_order, "rtol": rtol, "solver_delta": delta,
-            "dim": int(prob.theta0.size)}
+            "gap_order": gap_order, "rtol": rtol, "rtol_factor": rtol_factor,
+            "check_etas": check_etas, "solver_delta": delta, "dim": int(prob.theta0.size)}
 
 
 def run(config: dict) -> dict:
@@ -104,7 +128,10 @@ def run(config: dict) -> dict:
     horizon = check_real("horizon", config["horizon"], 0.0, np.inf, low_open=True)
     etas = np.logspace(np.log10(eta_min), np.log10(eta_max), n)
     rtol = check_real("rtol", config["rtol"], 0.0, 1e-3, low_open=True)
-    record = measure(config["problem"], beta1, beta2, horizon, etas, weight_decay=wd, rtol=rtol)
+    factor, check_etas = check_solver_check(config["solver_check"], rtol, n)
+    record = measure(config["problem"], beta1, beta2, horizon, etas, weight_decay=wd, rtol=rtol,
+                     rtol_factor=factor, check_etas=check_etas)
+    record["config"] = config  # verbatim: the runner's resume check compares it with the run's
     for model, by_kind in record["order"].items():
         for kind, order in by_kind.items():
             print(f"{config['problem']}: {model}-order model, {kind} rates: fitted order "

@@ -18,6 +18,7 @@ otherwise it is NaN.
 
 import numpy as np
 
+from ctadam.experiments.continuous_time.order import orders_summary
 from ctadam.theory import continuous
 
 
@@ -92,10 +93,12 @@ def transformer_summary(records: list[dict]) -> dict:
 
 
 def summarize(records: dict[str, dict], section: dict) -> dict:
-    """``{"quadratics": [record per problem, in the section's order], "transformer": ...}``.
+    """``{"quadratics": [record per problem, in the section's order], "orders": ...,
+    "transformer": ...}``.
 
     The quadratic records (:mod:`.quadratics`) are kept whole: the figure and the macros read
-    their orders, errors and curves. Raises ``ValueError`` naming a missing run.
+    their orders, errors and curves; ``orders`` holds the local slopes, asymptotic orders and
+    solver checks (:func:`.order.orders_summary`). Raises ``ValueError`` naming a missing run.
     """
     from ctadam.experiments.continuous_time import runs
 
@@ -105,4 +108,5 @@ def summarize(records: dict[str, dict], section: dict) -> dict:
         raise ValueError(f"records: runs {missing} of continuous_time are missing")
     quadratics = [records[i] for i in expected if "problem" in expected[i]]
     transformer = [records[i] for i in expected if "problem" not in expected[i]]
-    return {"quadratics": quadratics, "transformer": transformer_summary(transformer)}
+    return {"quadratics": quadratics, "orders": orders_summary(quadratics, section),
+            "transformer": transformer_summary(transformer)}

@@ -9,12 +9,14 @@ condition number ``condition``, all runs at once as arrays of shape (n_runs, dim
 
 (\cref{eq:adam}; paper letters: gamma = beta1, beta = beta2). Each run keeps its peak update
 ``max_n ||u_n||_inf`` and its peak parameter growth ``max_n ||theta_n||_inf / ||theta_0||_inf``
-(inf when a value leaves the float range). A run is *unstable* when its peak update exceeds
-``u_threshold`` learning rates (the stated criterion); the summary repeats the classification
-for every ``sensitivity_u`` threshold and for the growth criterion ``growth > growth_threshold``,
-so the thresholds can change without rerunning. With eps -> 0 the update is invariant to the
-scale of H and the trajectory for (lr, theta_0) is c times the one for (lr/c, theta_0/c): only
-lr / ||theta_0|| and the horizon ``steps`` matter, which the record states.
+(inf when a value leaves the float range), for every seed of ``seeds`` (each its own rotation
+and :math:`\theta_0`). The summary labels a run with the one instability rule
+(:mod:`ctadam.instability`: unstable when the peak update exceeds the profile's ``K``) and
+repeats the classification for every ``sensitivity_u`` threshold and for the growth criterion
+``growth > growth_threshold``, so the thresholds can change without rerunning. With eps -> 0
+the update is invariant to the scale of H and the trajectory for (lr, theta_0) is c times the
+one for (lr/c, theta_0/c): only lr / ||theta_0|| and the horizon ``steps`` matter, which the
+record states.
 
 The family's one run (:func:`ctadam.experiments.lr_region.run_one`) is :func:`run`.
 """
@@ -27,7 +29,7 @@ from ctadam.checks import check_int, check_real, check_unit_interval
 
 CHECK_EVERY = 50  # steps between checks for diverged (non-finite) runs
 KEYS = ("lrs", "n_beta1", "n_beta2", "beta1_max", "beta2_min", "beta2_max", "steps", "dim",
-        "condition", "eps", "seed", "u_threshold", "sensitivity_u", "growth_threshold")
+        "condition", "eps", "seeds", "sensitivity_u", "growth_threshold")
 
 
 def check_config(cfg: dict) -> dict:
@@ -39,7 +41,11 @@ def check_config(cfg: dict) -> dict:
     out = {k: check_int(f"lr_region.{k}", cfg[k], low=2) for k in ("n_beta1", "n_beta2")}
     out["steps"] = check_int("lr_region.steps", cfg["steps"], low=1)
     out["dim"] = check_int("lr_region.dim", cfg["dim"], low=2)
-    out["seed"] = check_int("lr_region.seed", cfg["seed"], low=0)
+    if not isinstance(cfg["seeds"], list) or not cfg["seeds"]:
+        raise ValueError(f"lr_region.seeds must be a non-empty list, got {cfg['seeds']!r}")
+    out["seeds"] = [check_int("lr_region.seeds[]", x, low=0) for x in cfg["seeds"]]
+    if len(set(out["seeds"])) != len(out["seeds"]):
+        raise ValueError(f"lr_region.seeds must be distinct, got {cfg['seeds']!r}")
     for k in ("beta1_max", "beta2_min", "beta2_max"):
         out[k] = check_unit_interval(f"lr_region.{k}", cfg[k])
     if out["beta2_min"] >= out["beta2_max"]:
@@ -49,16 +55,13 @@ def check_config(cfg: dict) -> dict:
     out["eps"] = check_real("lr_region.eps", cfg["eps"], 0.0, 1.0)
     out["growth_threshold"] = check_real("lr_region.growth_threshold", cfg["growth_threshold"],
                                          1.0, np.inf, low_open=True)
-    out["u_threshold"] = check_real("lr_region.u_threshold", cfg["u_threshold"], 1.0, np.inf,
-                                    low_open=True)
     for k in ("lrs", "sensitivity_u"):
         if not isinstance(cfg[k], list) or not cfg[k]:
             raise ValueError(f"lr_region.{k} must be a non-empty list, got {cfg[k]!r}")
     out["lrs"] = sorted(check_real("lr_region.lrs[]", x, 0.0, np.inf, low_open=True)
                         for x in cfg["lrs"])
     out["sensitivity_u"] = sorted({check_real("lr_region.sensitivity_u[]", x, 1.0, np.inf,
-                                              low_open=True) for x in cfg["sensitivity_u"]}
-                                  | {out["u_threshold"]})
+                                              low_open=True) for x in cfg["sensitivity_u"]})
     return out
 
 
@@ -127,18 +130,23 @@ def simulate(beta1, beta2, lr: float, hessian, theta0, steps: int, eps: float) -
 
 def run(cfg: dict) -> dict:
     """The record: the config, the grid, and per learning rate the peak-update and growth maps
-    (index [i, j] = (beta1_i, beta2_j)) with the wall time of the whole map."""
+    of every seed (index [s, i, j] = (seed_s, beta1_i, beta2_j)) with the wall time of all.
+
+    ``theta0`` is scaled to ``max|theta_0| = 1`` for every seed, so the travel
+    ``lr * steps / max|theta_0|`` is the same for all seeds.
+    """
     cfg = check_config(cfg)
     b1_axis, b2_axis = grid(cfg)
     b1, b2 = np.meshgrid(b1_axis, b2_axis, indexing="ij")
-    hessian, theta0 = problem(cfg["dim"], cfg["condition"], cfg["seed"])
+    problems = [problem(cfg["dim"], cfg["condition"], seed) for seed in cfg["seeds"]]
     start = time.perf_counter()
     maps = []
     for lr in cfg["lrs"]:
-        out = simulate(b1, b2, lr, hessian, theta0, cfg["steps"], cfg["eps"])
-        maps.append({"lr": lr, "travel": lr * cfg["steps"] / float(np.abs(theta0).max()),
-                     "peak_u": out["peak_u"], "growth": out["growth"]})
+        outs = [simulate(b1, b2, lr, hessian, theta0, cfg["steps"], cfg["eps"])
+                for hessian, theta0 in problems]
+        maps.append({"lr": lr, "travel": lr * cfg["steps"],
+                     "peak_u": np.stack([o["peak_u"] for o in outs]),
+                     "growth": np.stack([o["growth"] for o in outs])})
     seconds = time.perf_counter() - start
     return {"config": cfg, "beta1": b1_axis, "beta2": b2_axis, "maps": maps,
-            "n_runs": int(b1.size * len(cfg["lrs"])), "seconds": seconds,
-            "theta0_inf_norm": float(np.abs(theta0).max())}
+            "n_runs": int(b1.size * len(cfg["lrs"]) * len(cfg["seeds"])), "seconds": seconds}

@@ -8,6 +8,6 @@ measured angle of ``w/|w|`` with the pooled level-2 prediction and writes the ma
 """
 
 from ctadam.experiments.meta_adaptive.runs import VARIANTS, runs, trackers
-from ctadam.experiments.meta_adaptive.summary import TABLES, publish, summarize
+from ctadam.experiments.meta_adaptive.summary import CLAIMS, TABLES, publish, summarize
 
-__all__ = ["TABLES", "VARIANTS", "publish", "runs", "summarize", "trackers"]
+__all__ = ["CLAIMS", "TABLES", "VARIANTS", "publish", "runs", "summarize", "trackers"]

@@ -1,7 +1,8 @@
 r"""The meta-adaptive family's runs: normalization as a hidden second level of adaptivity.
 
 **Stream runs** train a LayerNorm MLP with AdamW, with and without weight decay (one run per
-entry of ``stream.weight_decay``), through :func:`ctadam.train.run` with the
+entry of ``stream.weight_decay`` and seed of ``stream.seeds``), through
+:func:`ctadam.train.run` with the
 :class:`~ctadam.trackers.LevelTwoStats` tracker on the first scale-invariant group ``w``. The
 normalized weights ``w/|w|`` turn by about :math:`\eta|u_n|/|w_{n-1}|` per step, and the closed
 norm recursion (\cref{eq:norm-recursion}) makes :math:`|w_{n-1}|^2` an exponential moving
@@ -26,8 +27,8 @@ VARIANTS = {"adam_ln": ("AdamW + LayerNorm", "AdamLN"),
             "adam_none": ("AdamW, no norm", "AdamNoNorm")}
 
 
-def stream_id(weight_decay: float) -> str:
-    return f"stream_wd{weight_decay:g}"
+def stream_id(weight_decay: float, seed: int) -> str:
+    return f"stream_wd{weight_decay:g}_s{seed}"
 
 
 def level_two_betas(train: dict) -> list[float]:
@@ -43,11 +44,11 @@ def level_two_betas(train: dict) -> list[float]:
     return [0.0, implicit_decay(lr, wd) if wd > 0 else train["beta2"]]
 
 
-def _mlp(s: dict, data: str, norm: str, model: dict, optimizer: dict) -> dict:
+def _mlp(s: dict, data: str, norm: str, model: dict, optimizer: dict, seed: int) -> dict:
     return {"task": "mnist1d", "data": data, "arch": "mlp", "norm": norm, "model": model,
             "optimizer": {"lr": s["lr"], "eps": s["eps"], **optimizer},
             "steps": s["steps"], "batch_size": s["batch_size"], "dtype": s["dtype"],
-            "seed": s["seed"], "n_train": s["n_train"]}
+            "seed": seed, "n_train": s["n_train"]}
 
 
 def runs(section: dict, data: dict) -> dict[str, dict]:
@@ -63,9 +64,11 @@ def runs(section: dict, data: dict) -> dict[str, dict]:
         if not s["lr"] * wd < 1:
             raise ValueError(f"meta_adaptive.stream: lr * weight_decay must be < 1, got "
                              f"lr={s['lr']!r} * weight_decay={wd!r}")
-        cfg = _mlp(s, data, "layer", {"hidden": list(s["hidden"]), "norm_eps": 0.0},
-                   {"name": "adamw", "betas": [s["beta1"], s["beta2"]], "weight_decay": wd})
-        out[stream_id(wd)] = {**cfg, "log_every": s["every"]}
+        for seed in s["seeds"]:
+            cfg = _mlp(s, data, "layer", {"hidden": list(s["hidden"]), "norm_eps": 0.0},
+                       {"name": "adamw", "betas": [s["beta1"], s["beta2"]], "weight_decay": wd},
+                       seed)
+            out[stream_id(wd, seed)] = {**cfg, "log_every": s["every"]}
     level1 = [t["beta1"], t["beta2"]]
     for variant in VARIANTS:
         if variant == "kadam2_none":
@@ -74,7 +77,7 @@ def runs(section: dict, data: dict) -> dict[str, dict]:
             opt = {"name": "adamw", "betas": level1}
         opt["weight_decay"] = t["weight_decay"]
         cfg = _mlp(t, data, "layer" if variant == "adam_ln" else "none",
-                   {"hidden": list(t["hidden"])}, opt)
+                   {"hidden": list(t["hidden"])}, opt, t["seed"])
         out[f"train_{variant}"] = {**cfg, "log_every": t["log_every"],
                                    "eval_every": t["eval_every"]}
     return out

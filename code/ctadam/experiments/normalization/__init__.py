@@ -11,7 +11,7 @@ Besides the five rules ``normalization_{config,run,summary,publish,figure}`` the
 """
 
 from ctadam.experiments.normalization.runs import IDENTITY_RUN, identity_run, runs, trackers
-from ctadam.experiments.normalization.summary import TABLES, publish, summarize
+from ctadam.experiments.normalization.summary import CLAIMS, TABLES, publish, summarize
 
-__all__ = ["IDENTITY_RUN", "TABLES", "identity_run", "publish", "runs", "summarize",
+__all__ = ["CLAIMS", "IDENTITY_RUN", "TABLES", "identity_run", "publish", "runs", "summarize",
            "trackers"]

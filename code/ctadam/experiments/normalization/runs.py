@@ -5,8 +5,8 @@ with AdamW through :func:`ctadam.train.run`; each hidden Linear's (weight, bias)
 scale-invariant group, and the :class:`~ctadam.trackers.ScaleInvariantStats` tracker records
 for every group and step :math:`|w_{n-1}|^2`, :math:`|u_n|^2`, :math:`\langle w_{n-1}, u_n\rangle`,
 :math:`\cos(w_{n-1}, u_n)` and the angular step. The grid is ``beta1 x lr x weight_decay`` of
-the config section ``normalization`` (:func:`runs`, pure Python: the rule file calls it when
-the workflow is parsed).
+the config section ``normalization``, each for every seed of ``seeds`` (:func:`runs`, pure
+Python: the rule file calls it when the workflow is parsed).
 
 The second run of the family, :func:`identity_run`, checks \cref{eq:wu-correction} on a
 simulated group: ``torch.optim.AdamW`` on one vector driven by tangential noise
@@ -21,13 +21,13 @@ from ctadam.checks import check_int, check_real, check_unit_interval
 IDENTITY_RUN = "identity"
 
 
-def run_id(beta1: float, lr: float, weight_decay: float) -> str:
-    """The name of one grid point, e.g. ``b0.9_lr0.01_wd0.5``."""
-    return f"b{beta1:g}_lr{lr:g}_wd{weight_decay:g}"
+def run_id(beta1: float, lr: float, weight_decay: float, seed: int) -> str:
+    """The name of one run, e.g. ``b0.9_lr0.01_wd0.5_s0``."""
+    return f"b{beta1:g}_lr{lr:g}_wd{weight_decay:g}_s{seed}"
 
 
 def runs(section: dict, data: dict) -> dict[str, dict]:
-    """Engine configs of the grid ``beta1 x lr x weight_decay`` of ``section``, by run id.
+    """Engine configs of the grid ``beta1 x lr x weight_decay x seeds`` of ``section``, by run id.
 
     ``data`` maps a task to its dataset file (:data:`ctadam.paths.DATASETS`); the runs train
     on ``data["mnist1d"]``.
@@ -36,17 +36,17 @@ def runs(section: dict, data: dict) -> dict[str, dict]:
     out = {}
     for b1 in section["beta1"]:
         for lr in section["lr"]:
-            for wd in section["weight_decay"]:
+            for wd, seed in ((w, s) for w in section["weight_decay"] for s in section["seeds"]):
                 if not lr * wd < 1:
                     raise ValueError(f"normalization: lr * weight_decay must be < 1, got "
                                      f"lr={lr!r} * weight_decay={wd!r}")
-                out[run_id(b1, lr, wd)] = {
+                out[run_id(b1, lr, wd, seed)] = {
                     "task": "mnist1d", "data": data, "arch": "mlp", "norm": "layer",
                     "model": {"hidden": list(section["hidden"]), "norm_eps": 0.0},
                     "optimizer": {"name": "adamw", "lr": lr, "betas": [b1, section["beta2"]],
                                   "eps": section["eps"], "weight_decay": wd},
                     "steps": section["steps"], "batch_size": section["batch_size"],
-                    "dtype": section["dtype"], "seed": section["seed"],
+                    "dtype": section["dtype"], "seed": seed,
                     "n_train": section["n_train"], "log_every": section["every"]}
     return out
 

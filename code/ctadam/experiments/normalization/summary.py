@@ -22,6 +22,15 @@ from ctadam.io import latex_sci
 from ctadam.theory import normdynamics as nd
 
 TABLES = ("normalization_table",)
+CLAIMS = ("norm-dynamics", "norm-dynamics-corrected")
+CLAIM_TEXT = {
+    "norm-dynamics": "under AdamW the norm of a scale-invariant weight settles where the "
+                     "paper's Assumption 1 (<w, u> ~ 0) puts it, |w|^2 = eta |u|^2 / "
+                     "(2 lambda) (Sec. 4.2)",
+    "norm-dynamics-corrected": "with momentum the norm settles higher by "
+                               "sqrt((1+gamma)/(1-gamma)), the first-order correction of "
+                               "this reproduction",
+}
 
 QUANTITIES = ("norm", "angle", "cos")
 PREDICTIONS = ("naive", "corrected")
@@ -94,6 +103,7 @@ def summarize(records: dict[str, dict], section: dict) -> dict:
         b1, lr, wd = _setting(rec)
         for group, series in rec["trackers"]["groups"]["series"].items():
             rows.append({"run": run, "group": group, "status": rec["status"],
+                         "seed": rec["config"]["seed"],
                          **tail_row(series, b1, lr, wd, tail)})
     if not rows:
         raise ValueError("records must contain at least one run with a scale-invariant group")
@@ -164,7 +174,8 @@ def macros(summary: dict) -> dict[str, str]:
     preds = {"naive": "Naive", "corrected": "Corrected"}
     top = summary["per_beta1"][-1]
     setting = summary["setting"]
-    out = {"NormalizationRuns": str(setting["runs"]),
+    seeds = sorted({r["seed"] for r in summary["rows"]})
+    out = {"NormalizationRuns": str(setting["runs"]), "NormalizationSeeds": str(len(seeds)),
            "NormalizationTopMomentum": f"{top['beta1']:g}",
            "NormalizationMomenta": ", ".join(f"{b['beta1']:g}" for b in summary["per_beta1"]),
            "NormalizationSecondMomentDecay": f"{setting['beta2']:g}",
@@ -184,6 +195,43 @@ def macros(summary: dict) -> dict[str, str]:
     return out
 
 
+def per_seed_ratios(summary: dict, pred: str) -> list[float]:
+    """Per seed, the median over the runs and groups at the largest first-moment decay of the
+    measured norm over the ``pred`` prediction (``"naive"`` or ``"corrected"``)."""
+    top = summary["per_beta1"][-1]["beta1"]
+    rows = [r for r in summary["rows"] if r["beta1"] == top]
+    return [float(np.median([r["norm_measured"] / r[f"norm_{pred}"] for r in rows
+                             if r["seed"] == seed]))
+            for seed in sorted({r["seed"] for r in rows})]
+
+
+def claims(summary: dict, section: dict) -> list[dict]:
+    """The rows ``norm-dynamics`` (the naive equilibrium of the paper's Assumption 1) and
+    ``norm-dynamics-corrected`` (the momentum-corrected one, \\cref{eq:norm-equilibrium}).
+
+    Rule, fixed before the runs: per seed the median ratio measured/predicted norm at the
+    largest first-moment decay of the grid; its mean over seeds with a Student-t interval at
+    ``verdicts.alpha``; verdict by :func:`ctadam.claims.ratio_verdict` with
+    ``verdicts.rate_tolerance``.
+    """
+    from ctadam.claims import mean_interval, ratio_verdict, row
+
+    v = section["verdicts"]
+    top = summary["per_beta1"][-1]["beta1"]
+    out = []
+    for claim_id, pred in (("norm-dynamics", "naive"), ("norm-dynamics-corrected", "corrected")):
+        ratios = per_seed_ratios(summary, pred)
+        mean, interval = mean_interval(ratios, v["alpha"])
+        measure = (f"measured / {pred} equilibrium norm of the LayerNorm groups at gamma = "
+                   f"{top:g} (median over lr x weight decay per seed, mean over seeds, t "
+                   f"interval); reproduced within +-{100 * v['rate_tolerance']:g} %")
+        out.append(row(claim_id, CLAIM_TEXT[claim_id],
+                       ratio_verdict(interval, v["rate_tolerance"], len(ratios), v["min_seeds"]),
+                       measure, mean, interval, len(ratios), "normalization_summary"))
+    return out
+
+
 def publish(summary: dict, section: dict) -> dict:
-    """The ``\\Normalization...`` macros and the table ``normalization_table``."""
-    return {"macros": macros(summary), "tables": {"normalization_table": latex_table(summary)}}
+    """The ``\\Normalization...`` macros, the table ``normalization_table`` and the claims."""
+    return {"macros": macros(summary), "tables": {"normalization_table": latex_table(summary)},
+            "claims": claims(summary, section)}

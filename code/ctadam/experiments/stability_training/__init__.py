@@ -1,8 +1,10 @@
 r"""Family ``stability_training``: training against the paper's and the exact stable regions.
 
 Four experiments, each a subsection of the config section (:mod:`.configs` builds their runs):
-``growth`` (the paper's Fig. 2b: the growth rate against the paper's :math:`|C|/2`,
-\cref{eq:paper-rates}, and the exact :math:`\max(\rho, 0)`, \cref{eq:growth-rate}), ``band``
+``growth`` (the paper's Fig. 2b where the growth happens: on two lines, the slope at the
+paper's step, over the growth phase and in a controlled probe with geometrically decaying
+gradients, against the paper's :math:`|C|/2`, \cref{eq:paper-rates}, and the exact
+:math:`\rho`, \cref{eq:growth-rate}; it states the ledger claim ``growth-rate``), ``band``
 (which boundary training follows: the paper's :math:`C = 0`, \cref{eq:paper-boundary}, or the
 exact :math:`\beta = \gamma^2`, \cref{eq:region}), ``noise`` (gradient noise and weight decay)
 and ``speed`` (the paper's Sec. 3.3: larger :math:`C`, \cref{eq:paper-c}, and the steps to a
@@ -78,9 +80,11 @@ def summarize(records: dict[str, dict], section: dict) -> dict:
 
     modules = experiment_modules()
     window, factor = section["measure"]["window"], section["measure"]["growth_factor"]
+    onset, probe = section["instability"]["onset"], section["growth"]["probe"]
     out = {}
     for exp, recs in split(records).items():
-        measured = [measure.measure_run(i, recs[i], window, factor) for i in sorted(recs)]
+        measured = [measure.measure_run(i, recs[i], window, factor, onset, probe)
+                    for i in sorted(recs)]
         bound = check_bound(measured, section["bound_tolerance"])
         out[exp] = {**modules[exp].summarize(measured, section), "bound": bound}
     return out

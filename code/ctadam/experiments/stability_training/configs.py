@@ -10,15 +10,22 @@ second-moment decay = torch ``beta2``); code and config keys PyTorch's. The pape
 
 Experiments (each a subsection of the workflow config ``stability_training``):
 
-* ``growth`` (the paper's Fig. 2b): ``points`` points on the normal to :math:`C = 0` through
-  :math:`(\gamma_0, \gamma_0/(2-\gamma_0))`, the :math:`C = 0` point included, one seed each;
+* ``growth`` (the paper's Fig. 2b): on each of ``lines`` (one per :math:`\gamma_0`), ``points``
+  points on the normal to :math:`C = 0` through :math:`(\gamma_0, \gamma_0/(2-\gamma_0))`, the
+  :math:`C = 0` point included: a training run of ``steps`` steps (one seed) per task, and a
+  controlled *probe* per ``probe.tasks`` and ``probe.seeds``: trained to step
+  :math:`n_0` = ``probe.start``, then every gradient scaled by :math:`c^{\,n-n_0}`
+  (:math:`c` = ``probe.factor``, the engine's ``grad_scale``) for ``probe.skip`` +
+  ``probe.window`` more steps;
 * ``band``: at each :math:`\gamma` of ``beta1s``, the :math:`\beta` of ``fractions`` (band
   fractions), each for every seed;
 * ``noise``: one :math:`\gamma`, the same band fractions, under full batch and minibatches
   (``batch_sizes``, at no weight decay) and under AdamW weight decays (full batch);
-* ``speed`` (the paper's Sec. 3.3): inside the region at one :math:`\gamma`, ``points`` values of
-  :math:`\beta` whose :math:`C` is evenly spaced in :math:`(0, C(\gamma, \beta_{\max})]`,
-  every seed, with held-out evaluations.
+* ``speed`` (the paper's Sec. 3.3): inside the region, two lines of ``points`` values of
+  :math:`C` evenly spaced in :math:`(0, C(\gamma_0, \beta_0)]`: the *beta line* varies
+  :math:`\beta` at :math:`\gamma_0` (``beta1``), the *gamma line* varies :math:`\gamma` at
+  :math:`\beta_0` (``beta2``); both end at :math:`(\gamma_0, \beta_0)`; every seed, with the
+  held-out loss every ``eval_every`` steps on ``eval_samples`` fixed held-out windows.
 
 Every run is a :mod:`ctadam.train` config (float64, full batch unless said, a tiny eps);
 ids name the experiment's coordinates. This module imports neither torch nor numpy: the rule
@@ -83,6 +90,67 @@ def speed_beta2s(beta1: float, beta2_max: float, points: int) -> list[float]:
     return [1.0 / (1.0 + 2.0 * r1 - c_max * k / points) for k in range(1, points + 1)]
 
 
+def speed_beta1s(beta1_max: float, beta2: float, points: int) -> list[float]:
+    r"""gamma for C = C_max k / points, k = 1 .. points, at fixed beta (the gamma line).
+
+    C_max = C(beta1_max, beta) > 0 (\cref{eq:paper-c}); solving
+    :math:`2(1-\gamma)/\gamma = C + (1-\beta)/\beta` gives
+    :math:`\gamma = 2 / (2 + C + (1-\beta)/\beta)`, which falls as C grows and equals
+    ``beta1_max`` at C_max. Every point has C > 0, so it lies inside both regions
+    (:math:`\beta > \gamma/(2-\gamma) \ge \gamma^2`).
+    """
+    c_max = paper_c(beta1_max, beta2)
+    if not c_max > 0:
+        raise ValueError(f"beta2={beta2} must lie inside the paper's region at "
+                         f"beta1={beta1_max} (C > 0), got C = {c_max:.4g}")
+    r2 = (1.0 - beta2) / beta2
+    return [2.0 / (2.0 + c_max * k / points + r2) for k in range(1, points + 1)]
+
+
+# The two lines of the speed experiment: the coordinate each varies.
+SPEED_LINES = ("gamma", "beta")
+
+
+def check_speed_targets(targets) -> list[float]:
+    """The held-out loss targets (nats): a non-empty, strictly decreasing list of finite
+    positive numbers. Raises ``ValueError`` naming ``stability_training.speed.targets``."""
+    key = "stability_training.speed.targets"
+    if not isinstance(targets, (list, tuple)) or not targets:
+        raise ValueError(f"{key} must be a non-empty list of held-out losses in nats, "
+                         f"got {targets!r}")
+    out = []
+    for i, t in enumerate(targets):
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) \
+                or t <= 0:
+            raise ValueError(f"{key}[{i}] must be a finite number > 0 (nats), got {t!r}")
+        out.append(float(t))
+    if any(b >= a for a, b in zip(out, out[1:], strict=False)):
+        raise ValueError(f"{key} must be strictly decreasing (easiest target first), got {out}")
+    return out
+
+
+def speed_points(sp: dict) -> list[dict]:
+    """The points of both lines: ``{line, k, beta1, beta2, c}``, k = 0 .. points-1 by rising C.
+
+    Checks the section at parse time: ``targets`` (:func:`check_speed_targets`) and
+    ``eval_every`` <= ``steps``, naming the key.
+    """
+    check_speed_targets(sp["targets"])
+    if not 1 <= sp["eval_every"] <= sp["steps"]:
+        raise ValueError(f"stability_training.speed.eval_every must be in [1, steps="
+                         f"{sp['steps']}], got {sp['eval_every']}")
+    pts = [("beta", sp["beta1"], b2) for b2 in speed_beta2s(sp["beta1"], sp["beta2"],
+                                                               sp["points"])]
+    pts += [("gamma", b1, sp["beta2"]) for b1 in speed_beta1s(sp["beta1"], sp["beta2"],
+                                                                sp["points"])]
+    out, seen = [], {}
+    for line, b1, b2 in pts:
+        k = seen.setdefault(line, 0)
+        seen[line] += 1
+        out.append({"line": line, "k": k, "beta1": b1, "beta2": b2, "c": paper_c(b1, b2)})
+    return out
+
+
 def train_config(st: dict, data: dict, task: str, beta1: float, beta2: float, seed: int,
                  steps: int, batch_size=None, weight_decay: float = 0.0, eval_every=None) -> dict:
     """The :mod:`ctadam.train` config of one run on ``task`` (a key of ``st["tasks"]``); ``data``
@@ -108,12 +176,66 @@ def _key(x: float) -> str:
     return f"{x:.6g}"
 
 
+def check_probe(probe: dict, points, key: str = "stability_training.growth.probe") -> None:
+    r"""Parse-time checks of the probe: ``start`` >= 1, ``skip`` >= 0, ``window`` >= 3 integers
+    and :math:`0 < c < \min(\gamma, \sqrt\beta)` at every point ``(gamma, beta)``.
+
+    Under gradients scaled by :math:`c^{\,n-n_0}` the update grows per step at
+    :math:`\ln\max(\gamma, c) - \ln\max(\sqrt\beta, c)` (paper-notes P.5), which is the exact
+    :math:`\rho = \ln\gamma - \tfrac12\ln\beta` (\cref{eq:growth-rate}) only when
+    :math:`c < \min(\gamma, \sqrt\beta)`; a larger ``factor`` is refused, naming the key.
+    """
+    for name, low in (("start", 1), ("skip", 0), ("window", 3)):
+        v = probe[name]
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise ValueError(f"{key}.{name} must be an integer >= {low}, got {v!r}")
+    c = probe["factor"]
+    if isinstance(c, bool) or not isinstance(c, (int, float)) or not 0.0 < c < 1.0:
+        raise ValueError(f"{key}.factor must be a real in (0, 1), got {c!r}")
+    for b1, b2 in points:
+        bound = min(b1, math.sqrt(b2))
+        if not c < bound:
+            raise ValueError(f"{key}.factor = {c:g} must be below min(beta1, sqrt(beta2)) = "
+                             f"{bound:.4g} at the point beta1={b1:.4g}, beta2={b2:.4g}, else the "
+                             "probe's rate is not rho")
+
+
+def growth_lines(g: dict) -> list[dict]:
+    """Each line of ``g["lines"]`` with its points: ``{beta1, points, half_length, name,
+    cells: [(beta1, beta2), ...]}``; ``name`` is ``g<beta1>`` (run ids carry it)."""
+    out = []
+    for i, line in enumerate(g["lines"]):
+        for k in ("beta1", "points", "half_length"):
+            if k not in line:
+                raise ValueError(f"stability_training.growth.lines[{i}].{k} is required")
+        cells = normal_points(line["beta1"], line["points"], line["half_length"])
+        out.append({**line, "name": f"g{_key(line['beta1'])}", "cells": cells})
+    names = [ln["name"] for ln in out]
+    if len(set(names)) != len(names):
+        raise ValueError(f"stability_training.growth.lines: two lines share a beta1 ({names})")
+    return out
+
+
 def growth_runs(st: dict, data: dict) -> dict[str, dict]:
-    """Run id ``<task>_k<index>`` -> config, for every task and point on the normal."""
-    g = st["growth"]
-    pts = normal_points(g["beta1"], g["points"], g["half_length"])
-    return {f"{task}_k{k:03d}": train_config(st, data, task, b1, b2, g["seed"], g["steps"])
-            for task in g["tasks"] for k, (b1, b2) in enumerate(pts)}
+    """Run ids ``<task>_<line>_k<index>`` (training, ``steps`` steps, seed ``seed``) and
+    ``probe_<task>_<line>_k<index>_s<seed>`` (the probe: ``start + skip + window`` steps with
+    ``grad_scale = {start, factor}``) -> config, for every line and point on it."""
+    g, p = st["growth"], st["growth"]["probe"]
+    lines = growth_lines(g)
+    check_probe(p, [c for ln in lines for c in ln["cells"]])
+    out = {}
+    probe_steps = p["start"] + p["skip"] + p["window"]
+    for ln in lines:
+        for k, (b1, b2) in enumerate(ln["cells"]):
+            for task in g["tasks"]:
+                out[f"{task}_{ln['name']}_k{k:03d}"] = train_config(st, data, task, b1, b2,
+                                                                    g["seed"], g["steps"])
+            for task in p["tasks"]:
+                for s in p["seeds"]:
+                    cfg = train_config(st, data, task, b1, b2, s, probe_steps)
+                    cfg["grad_scale"] = {"start": p["start"], "factor": p["factor"]}
+                    out[f"probe_{task}_{ln['name']}_k{k:03d}_s{s}"] = cfg
+    return out
 
 
 def band_runs(st: dict, data: dict) -> dict[str, dict]:
@@ -144,19 +266,22 @@ def noise_runs(st: dict, data: dict) -> dict[str, dict]:
 
 
 def speed_runs(st: dict, data: dict) -> dict[str, dict]:
-    """Run id ``k<index>_s<seed>`` -> config (Shakespeare, evaluated every eval_every).
+    """Run id ``<line>_k<index>_s<seed>`` -> config (Shakespeare, held-out loss every
+    ``eval_every`` steps).
 
-    The speed section's ``n_train`` and ``block_size`` replace the task's (more training text,
-    so that the held-out loss does not bottom out within a few evaluations).
+    The speed section's ``n_train``, ``block_size`` and ``eval_samples`` replace the task's
+    (more training text, and a larger fixed held-out set: ``eval_samples`` evenly spaced
+    validation windows, the same at every evaluation).
     """
     sp = st["speed"]
+    points = speed_points(sp)  # checks the section first
     shakespeare = {**st["tasks"]["shakespeare"], "n_train": sp["n_train"],
-                   "block_size": sp["block_size"]}
+                   "block_size": sp["block_size"], "eval_samples": sp["eval_samples"]}
     st = {**st, "tasks": {**st["tasks"], "shakespeare": shakespeare}}
-    beta2s = speed_beta2s(sp["beta1"], sp["beta2_max"], sp["points"])
-    return {f"k{k:02d}_s{s}": train_config(st, data, "shakespeare", sp["beta1"], b2, s,
-                                           sp["steps"], eval_every=sp["eval_every"])
-            for k, b2 in enumerate(beta2s) for s in sp["seeds"]}
+    return {f"{p['line']}_k{p['k']:02d}_s{s}":
+            train_config(st, data, "shakespeare", p["beta1"], p["beta2"], s, sp["steps"],
+                         eval_every=sp["eval_every"])
+            for p in points for s in sp["seeds"]}
 
 
 # The run builders of the experiments, in the order the family lists them.

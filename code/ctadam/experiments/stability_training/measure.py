@@ -11,6 +11,19 @@ Definitions (stated once, used by every experiment of
   steps give NaN. A diagnostic beside it, **max slope**: the largest such slope over all
   windows of the same length starting every ``measures.MAX_SLOPE_STRIDE`` steps (transient
   growth that has died out by the end).
+* **growth-phase slope**: the least-squares slope over the run's growth phase, from the first
+  step whose :math:`\lVert u_n\rVert_\infty` exceeds ``instability.onset`` times its value at
+  step 1 to its peak (:func:`ctadam.instability.growth_phase_slope`); NaN without one.
+* **probe slope** (runs with the engine's ``grad_scale = {start: n_0, factor: c}``): the
+  least-squares slope of :math:`\ln\lVert u_n\rVert_\infty + \ln(1-\gamma^n) -
+  \tfrac12\ln(1-\beta^n)` over steps :math:`n_0 + s + 1 .. n_0 + s + w` (``skip`` s,
+  ``window`` w; the usable ones, at least 3, else NaN). The added terms undo Adam's bias
+  correction, a factor common to every coordinate whose own drift is not part of the rate;
+  with the gradients gone, :math:`m_n \propto \gamma^n` and :math:`v_n \propto \beta^n`
+  coordinate by coordinate, so the fitted slope is :math:`\rho` up to the last gradients
+  (relative weight :math:`(c/\gamma)^{s}`) and eps (negligible while
+  :math:`\sqrt{\hat v_n} \gg \epsilon`). ``probe_residual`` is the largest absolute residual
+  of that fit (a straight line has none).
 * **growing**: the run diverged, or the fitted growth over the window exceeds a factor
   ``growth_factor``, i.e. ``log_growth = slope * (steps in the window - 1) > ln(growth_factor)``;
   else
@@ -31,7 +44,14 @@ import math
 
 import numpy as np
 
-from ctadam.experiments.measures import bound_ratios, is_growing, max_window_slope, window_slope
+from ctadam.experiments.measures import (
+    bound_ratios,
+    is_growing,
+    max_window_slope,
+    usable_end,
+    window_slope,
+)
+from ctadam.instability import growth_phase_slope
 from ctadam.theory import region, stability
 
 
@@ -41,8 +61,27 @@ def band_fraction(beta1: float, beta2: float) -> float:
     return (beta2 - e) / (float(region.paper_boundary(beta1)) - e)
 
 
-def measure_run(run_id: str, record: dict, window: int, growth_factor: float) -> dict:
-    """The per-run numbers (see the module docstring) of one record."""
+def probe_slope(u_max, beta1: float, beta2: float, start: int, skip: int,
+                window: int) -> tuple[float, float, int]:
+    r"""(slope, largest absolute residual, points) of the probe fit (module docstring):
+    :math:`\ln\lVert u_n\rVert_\infty + \ln(1-\gamma^n) - \tfrac12\ln(1-\beta^n)` against n
+    over steps ``start + skip + 1 .. start + skip + window`` that are usable (finite, positive,
+    before any non-finite entry). Fewer than 3 points give NaN slope and residual."""
+    u = np.asarray(u_max, dtype=float)
+    first, end = start + skip, min(start + skip + window, usable_end(u))
+    if end - first < 3:
+        return math.nan, math.nan, max(0, end - first)
+    n = np.arange(first + 1, end + 1, dtype=float)
+    y = np.log(u[first:end]) + np.log1p(-beta1 ** n) - 0.5 * np.log1p(-beta2 ** n)
+    slope, icpt = np.polyfit(n, y, 1)
+    return float(slope), float(np.abs(y - (slope * n + icpt)).max()), int(end - first)
+
+
+def measure_run(run_id: str, record: dict, window: int, growth_factor: float,
+                onset: float = 2.0, probe: dict | None = None) -> dict:
+    """The per-run numbers (see the module docstring) of one record; ``onset`` starts the
+    growth phase, ``probe = {skip, window}`` places the probe fit of a run with
+    ``grad_scale`` (its ``probe_*`` entries are NaN / None for other runs or without it)."""
     cfg = record["config"]
     (b1, b2), = cfg["optimizer"]["betas"]
     u_max = np.asarray(record["per_step"]["update_max_abs"], dtype=float)
@@ -64,8 +103,26 @@ def measure_run(run_id: str, record: dict, window: int, growth_factor: float) ->
         "status": record["status"],
         "diverged_at": record["diverged_at"], "max_bound_ratio": ratio,
         "max_bound_ratio_after_first": ratio_late,
+        "phase_slope": _phase_slope(u_max, onset),
+        **_probe_fields(cfg, u_max, b1, b2, probe),
         "eval": record["eval"],
     }
+
+
+def _phase_slope(u_max, onset: float) -> float:
+    """The growth-phase slope, NaN for a series without a finite positive first value."""
+    if not (u_max.size and math.isfinite(u_max[0]) and u_max[0] > 0):
+        return math.nan
+    return growth_phase_slope(u_max, onset)
+
+
+def _probe_fields(cfg: dict, u_max, b1: float, b2: float, probe: dict | None) -> dict:
+    gs = cfg.get("grad_scale")
+    if gs is None or probe is None:
+        return {"probe": gs is not None, "probe_slope": math.nan, "probe_residual": math.nan,
+                "probe_points": 0}
+    slope, resid, pts = probe_slope(u_max, b1, b2, gs["start"], probe["skip"], probe["window"])
+    return {"probe": True, "probe_slope": slope, "probe_residual": resid, "probe_points": pts}
 
 
 def boundary_interval(cells: list[dict]) -> dict:
