@@ -504,7 +504,9 @@ def test_gpu_protocol_dry_run_plans_it_on_the_cpu(tmp_path, capsys):
         for m in kp.STRATEGIES for k in (2, 3)]
     launch = sum(3 * gp.per_step(plan["ops"], c) * plan["seconds_per_op"] * 8 for c in cells)
     assert plan["launch_bound_s"] == pytest.approx(launch)
-    cpu = sum(3 * gp.per_step(plan["cpu_step_s"], c) * 8 for c in cells)
+    fixed = plan["cpu_run_fixed_s"]["cifar10/none"]
+    assert fixed > 0  # set-up, data loading and evaluation of a run
+    cpu = sum((3 * gp.per_step(plan["cpu_step_s"], c) + fixed) * 8 for c in cells)
     assert plan["cpu_estimate_s"] == pytest.approx(cpu) and cpu > 0  # 1 process
     assert plan["gpu_estimate_s"] == max(plan["launch_bound_s"], plan["compute_bound_s"])
     assert plan["estimate_s"] == plan["gpu_estimate_s"]  # the config's device is cuda

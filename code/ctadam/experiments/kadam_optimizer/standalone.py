@@ -31,11 +31,13 @@ network per run, so every run is its own job, ``standalone.processes`` of them a
 
 .. math::  T_{\mathrm{GPU}} \approx \max\Big(\sum_{\mathrm{jobs}} S\,o(k)\,\tau,\;
            \sum_{\mathrm{jobs}} S\,B\,f / F\Big), \qquad
-           T_{\mathrm{CPU}} \approx \frac1P \sum_{\mathrm{jobs}} S\,t(k),
+           T_{\mathrm{CPU}} \approx \frac1P \sum_{\mathrm{jobs}} \big(S\,t(k) + c\big),
 
 with :math:`S` the steps and :math:`B` the batch of a job, :math:`o(k)` the leaf operator calls
 of one step counted on the CPU (about one kernel launch each on a GPU, where networks this
-small are launch-bound), :math:`t(k)` the measured CPU seconds of one step (one thread), both
+small are launch-bound), :math:`t(k)` the CPU seconds of one step and :math:`c` the fixed
+seconds of a run (set-up, data loading, final evaluation), both from timing whole engine runs
+of two lengths on the CPU (one thread), :math:`o` and :math:`t`
 linear in k (fitted on k = 2 and 3, AdamW at k = 1), :math:`\tau` = ``seconds_per_op`` the
 aggregate GPU time per operator of a measured GPU record, :math:`f` the FLOPs of one example's
 forward and backward pass (``torch.utils.flop_counter``), :math:`F` = ``sustained_flops`` an
@@ -141,9 +143,24 @@ def _fit(values: dict) -> dict:
     return out
 
 
+def _timed_run(section: dict, cell: dict, data: str, steps: int) -> float:
+    """Wall seconds of one whole engine run of ``cell`` with ``steps`` steps on the CPU (set-up,
+    data loading, training with its per-step statistics, the final evaluation)."""
+    from ctadam import train
+
+    spec = section["tasks"][cell["task"]]
+    short = {**section, "tasks": {**section["tasks"], cell["task"]: {**spec, "steps": steps}}}
+    start = time.perf_counter()
+    train.run(plan.run_config(short, cell, spec["lrs"][0], 0, data), device="cpu")
+    return time.perf_counter() - start
+
+
 def measure(section: dict, run: dict, data: dict) -> dict:
-    """Per task and norm, the fits (:func:`_fit`) of the CPU operator count and of the CPU
-    seconds of one step (one thread, the task's batch), and the training FLOPs per example."""
+    """Per task and norm: the fits (:func:`_fit`) of the CPU operator count of one step (on a
+    small copy of the data, batch ``probe_batch``) and of the CPU seconds of one step, and the
+    fixed seconds of a run (set-up, data loading, final evaluation), both from whole runs of
+    ``n`` and ``3n`` steps on the task's data (one thread): ``wall = c + d steps``; and the
+    training FLOPs per example."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -151,7 +168,7 @@ def measure(section: dict, run: dict, data: dict) -> dict:
     from ctadam.experiments.kadam_optimizer import gpu_cell
 
     torch.set_num_threads(1)
-    out = {"ops": {}, "cpu_step_s": {}, "flops_per_example": {}}
+    out = {"ops": {}, "cpu_step_s": {}, "cpu_run_fixed_s": {}, "flops_per_example": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for task in section["run_tasks"]:
             spec = section["tasks"][task]
@@ -159,14 +176,18 @@ def measure(section: dict, run: dict, data: dict) -> dict:
                                 * 2, Path(tmp))
             probe = {**section, "tasks": {**section["tasks"],
                                           task: {**spec, "batch_size": run["probe_batch"]}}}
+            n = max(1, min(10, spec["steps"] // 3))
             for norm in spec["norms"]:
-                ops, secs = {}, {}
+                ops, secs, fixed = {}, {}, []
                 for method, k in KINDS:
                     cell = {"task": task, "norm": norm, "method": method, "k": k}
                     ops[(method, k)] = gpu_cell.ops_per_step(probe, cell, small)
-                    secs[(method, k)] = gpu_cell.time_cell(section, cell, small, 5, 2, "cpu")
+                    short, long = (_timed_run(section, cell, data[task], m) for m in (n, 3 * n))
+                    secs[(method, k)] = max(0.0, (long - short) / (2 * n))
+                    fixed.append(max(0.0, short - n * secs[(method, k)]))
                 out["ops"][f"{task}/{norm}"] = _fit(ops)
                 out["cpu_step_s"][f"{task}/{norm}"] = _fit(secs)
+                out["cpu_run_fixed_s"][f"{task}/{norm}"] = sum(fixed) / len(fixed)
             s = train.setup(plan.run_config(probe, {"task": task, "norm": spec["norms"][-1],
                                                     "method": "adamw", "k": 1},
                                             spec["lrs"][0], 0, small), "cpu")
@@ -207,7 +228,9 @@ def estimate(section: dict, run: dict, measured: dict, n_train: dict) -> dict:
         stacked += per_run * (grid[c["task"]] + 1)  # one stack per rate, one of the finals
         compute += (runs * steps * spec["batch_size"] * measured["flops_per_example"][c["task"]]
                     / run["sustained_flops"])
-        cpu += runs * steps * per_step(measured["cpu_step_s"], c) / run["processes"]
+        cpu += runs * (steps * per_step(measured["cpu_step_s"], c)
+                       + measured["cpu_run_fixed_s"][f"{c['task']}/{c['norm']}"]
+                       ) / run["processes"]
     gpu = max(launch, compute)
     est = gpu if run["device"] == "cuda" else cpu
     n_runs = sum(t["select_runs"] + t["final_runs"] for t in tasks.values())
@@ -225,7 +248,8 @@ def estimate(section: dict, run: dict, measured: dict, n_train: dict) -> dict:
             "stacked": False, **measured,
             "note": "an estimate, not a measurement: operators counted and steps timed on the "
                     "CPU (one thread); seeds run as separate jobs (ctadam.ensemble stacks MLPs "
-                    "only); data loading and evaluation not counted"}
+                    "only); the GPU estimate counts training steps only, the CPU one whole "
+                    "runs"}
 
 
 def describe(p: dict) -> str:
@@ -241,8 +265,8 @@ def describe(p: dict) -> str:
         f"s/operator, compute-bound {p['compute_bound_s'] / 60:.1f} min at "
         f"{p['sustained_flops']:.3g} FLOP/s); with the seeds of a cell stacked (not "
         f"implemented): {p['gpu_stacked_estimate_s'] / 60:.1f} min",
-        f"ESTIMATE on the CPU (measured steps, {p['processes']} processes): "
-        f"{p['cpu_estimate_s'] / 60:.1f} min",
+        f"ESTIMATE on the CPU (whole runs timed, one thread each, {p['processes']} "
+        f"processes): {p['cpu_estimate_s'] / 60:.1f} min",
         f"device {p['device']}: {p['estimate_s'] / 60:.1f} min against a budget of "
         f"{p['budget_s'] / 60:.0f} min: " + ("fits" if p["fits_budget"] else "does NOT fit")]
     return "\n".join(lines)
