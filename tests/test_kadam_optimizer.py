@@ -505,7 +505,7 @@ def test_gpu_protocol_dry_run_plans_it_on_the_cpu(tmp_path, capsys):
     launch = sum(3 * gp.per_step(plan["ops"], c) * plan["seconds_per_op"] * 8 for c in cells)
     assert plan["launch_bound_s"] == pytest.approx(launch)
     fixed = plan["cpu_run_fixed_s"]["cifar10/none"]
-    assert fixed > 0  # set-up, data loading and evaluation of a run
+    assert fixed == 0  # a GPU config times CPU steps alone (no whole runs)
     cpu = sum((3 * gp.per_step(plan["cpu_step_s"], c) + fixed) * 8 for c in cells)
     assert plan["cpu_estimate_s"] == pytest.approx(cpu) and cpu > 0  # 1 process
     assert plan["gpu_estimate_s"] == max(plan["launch_bound_s"], plan["compute_bound_s"])
@@ -513,6 +513,13 @@ def test_gpu_protocol_dry_run_plans_it_on_the_cpu(tmp_path, capsys):
     assert plan["gpu_stacked_estimate_s"] <= plan["gpu_estimate_s"]
     assert plan["fits_budget"] == (plan["estimate_s"] <= plan["budget_s"])
     assert not (tmp_path / "o" / "final").exists()  # a dry run trains nothing
+    cpu_config = yaml.safe_load(config.read_text())
+    cpu_config["device"] = "cpu"
+    config.write_text(yaml.safe_dump(cpu_config))
+    on_cpu = gp.dry_run(config, {"cifar10": str(data)})
+    # Whole runs timed: a run's fixed cost (set-up, data, evaluation) is in the CPU estimate.
+    assert on_cpu["cpu_run_fixed_s"]["cifar10/none"] > 0
+    assert on_cpu["estimate_s"] == on_cpu["cpu_estimate_s"] > 0
     bad = yaml.safe_load(config.read_text())
     bad["standalone"]["widen_factor"] = 1.0
     config.write_text(yaml.safe_dump(bad))
