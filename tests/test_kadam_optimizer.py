@@ -25,11 +25,15 @@ def study(**task):
     spec = {"arch": "mlp", "model": {"hidden": [8]}, "n_val": 30, "steps": 12,
             "batch_size": 20, "lrs": [0.003, 0.01], "log_every": 4, "norms": ["none", "layer"],
             "ks": [2, 3], "strategies": list(kp.STRATEGIES), "baselines": ["lion"], **task}
-    return {"run_tasks": ["mnist1d"], "figure_task": "mnist1d", "seeds": [0, 1],
+    return {"run_tasks": ["mnist1d"], "figure_task": "mnist1d", "verdict_tasks": ["mnist1d"],
+            "select_seeds": [0], "seeds": [0, 1],
+            "verdicts": {"alpha": 0.05, "min_seeds": 5, "agreement": 0.9, "rate_tolerance": 0.2},
             "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.1,
             "diverge_loss_factor": 20.0, "lion": {"betas": [0.9, 0.99], "lr_scale": 0.1},
             "shards": 2, "tasks": {"mnist1d": spec},
-            "power": {"alpha": 0.05, "power": 0.8, "effect": {"test_acc": 1.0, "test_loss": 0.05}}}
+            "power": {"alpha": 0.05, "power": 0.8, "effect": {"test_acc": 1.0, "test_loss": 0.05},
+                      "mde_ceiling": {"test_acc": 1.5, "test_loss": 0.05},
+                      "sd_prior": {"test_acc": 2.8, "test_loss": 0.019}}}
 
 
 def test_strategies_in_torch_letters():
@@ -187,8 +191,14 @@ def test_stages_through_the_one_runner(tiny_mnist, tmp_path, monkeypatch):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert [len(c["values"]) for c in summary["cells"]] == [2, 2]
     assert protocol.main(["publish", "kadam_optimizer", "--section", str(section), "--summary",
-                          "summary.json", "--macros", "m.tex", "--tables-dir", "."]) == 0
+                          "summary.json", "--macros", "m.tex", "--tables-dir", ".",
+                          "--claims", "claims.json"]) == 0
     assert all((tmp_path / f"{stem}.tex").exists() for stem in ko.TABLES)
+    rows = json.loads((tmp_path / "claims.json").read_text())
+    # Two seeds and one strategy cannot judge the claim; CIFAR-10 was not run at all.
+    assert [(r["id"], r["verdict"]) for r in rows] == [
+        ("kadam", "undecidable at this scale"), ("kadam-cifar10", "undecidable at this scale")]
+    assert "not run in this profile" in rows[1]["measure"]
 
 
 def test_profiles_validate_and_name_the_shared_cifar_archive():
@@ -261,3 +271,287 @@ def test_the_papers_k2_claim_is_undecidable_when_its_mde_exceeds_every_differenc
     worse = [(False, False)] * 4
     assert kt.claim_verdict(worse, [True, True, False, False]) == "does not hold"
     assert kt.claim_verdict(worse, [True, False, False, False]) == "is undecidable at this scale"
+
+
+# --- the ledger rows (ctadam.experiments.kadam_optimizer.verdict) from hand-made summaries ---
+
+def _claims_summary(nets: dict, verdict_tasks=("mnist1d", "shakespeare")) -> tuple:
+    """A summary whose cells hold ``nets[(task, norm)][method]`` (per-seed values; method
+    'adamw' is k = 1, the strategies are k = 2), and its section."""
+    from ctadam.stats import paired_t
+
+    cells = []
+    for (task, norm), methods in nets.items():
+        for method, values in methods.items():
+            cells.append({"task": task, "norm": norm, "method": method,
+                          "k": 1 if method == "adamw" else 2, "values": list(values),
+                          "vs_adamw": paired_t(values, methods["adamw"])})
+    section = {**study(), "verdict_tasks": list(verdict_tasks)}
+    return {"cells": cells, "metric": ks.METRIC}, section
+
+
+def _net(base, shifts, noise=0.1, seeds=6, loss=False):
+    """AdamW at ``base`` plus a seed effect; strategy j at ``base + shifts[j]`` plus noise."""
+    rng = np.random.default_rng(len(shifts) + seeds)
+    seed_effect = rng.normal(0, 1.0, seeds) * (0.01 if loss else 1.0)
+    out = {"adamw": list(base + seed_effect)}
+    for s, shift in zip(kp.STRATEGIES, shifts, strict=True):
+        out[s] = list(base + seed_effect + shift + rng.normal(0, noise, seeds))
+    return out
+
+
+def _small(acc_shifts, loss_shifts, **kw):
+    loss_kw = {**kw, "noise": kw.get("noise", 0.1) / 100}
+    return {("mnist1d", n): _net(70.0, acc_shifts, **kw) for n in ("none", "layer")} | {
+        ("shakespeare", n): _net(2.6, loss_shifts, loss=True, **loss_kw)
+        for n in ("none", "layer")}
+
+
+def test_the_kadam_claim_reaches_each_verdict():
+    from ctadam.experiments.kadam_optimizer import verdict as kv
+
+    # 2-Adam 2 points better (lower loss by 0.02 nats) under every strategy, 6 seeds: reproduced.
+    summary, section = _claims_summary(_small([2.0] * 4, [-0.02] * 4))
+    row = kv.claim_row("kadam", summary, section, "kadam_optimizer_summary")
+    assert row["verdict"] == "reproduced" and row["seeds"] == 6
+    from ctadam.claims import check_row
+    check_row(row)
+    assert row["interval"][0] < row["value"] < row["interval"][1]
+    assert row["value"] == pytest.approx(2.0, abs=0.2)
+    # Better under two strategies only, clearly worse under the other two: not reproduced.
+    summary, section = _claims_summary(_small([2.0, 2.0, -2.0, -2.0], [-0.02] * 4))
+    row = kv.claim_row("kadam", summary, section, "kadam_optimizer_summary")
+    assert row["verdict"] == "not reproduced" and "2 of 4 better" in row["measure"]
+    # The same effect with 3 seeds (< verdicts.min_seeds = 5): undecidable.
+    summary, section = _claims_summary(_small([2.0] * 4, [-0.02] * 4, seeds=3))
+    row = kv.claim_row("kadam", summary, section, "kadam_optimizer_summary")
+    assert row["verdict"] == "undecidable at this scale" and "min_seeds" in row["measure"]
+    # Enough seeds but noise far above the differences: the MDE exceeds them, undecidable.
+    summary, section = _claims_summary(_small([0.3] * 4, [-0.002] * 4, noise=5.0))
+    net = kv.network_verdict(summary, "mnist1d", "none", 0.05, 5, section["power"])
+    assert net["verdict"] == "undecidable at this scale" and net["mde"] > net["largest"]
+    # One strategy not run: the claim (three of four) cannot be judged.
+    nets = _small([2.0] * 4, [-0.02] * 4)
+    del nets[("mnist1d", "none")]["lastmom"]
+    summary, section = _claims_summary(nets)
+    net = kv.network_verdict(summary, "mnist1d", "none", 0.05, 5, section["power"])
+    assert net["verdict"] == "undecidable at this scale" and "lastmom" in net["reason"]
+
+
+def test_a_row_holds_only_where_every_network_reproduces():
+    from ctadam.experiments.kadam_optimizer.verdict import combine
+
+    r, n, u = "reproduced", "not reproduced", "undecidable at this scale"
+    assert combine([r, r, r, r]) == r
+    assert combine([r, n, u, r]) == n
+    assert combine([r, u, r, r]) == u
+    assert combine([]) == u
+    # Shakespeare reversed (higher loss under 2-Adam) sinks the row although MNIST-1D holds.
+    from ctadam.experiments.kadam_optimizer import verdict as kv
+
+    summary, section = _claims_summary(_small([2.0] * 4, [0.02] * 4))
+    assert kv.claim_row("kadam", summary, section, "x")["verdict"] == n
+
+
+def test_cifar10_cells_of_a_cpu_profile_are_a_pipeline_check(tmp_path, monkeypatch):
+    from ctadam.experiments.kadam_optimizer import verdict as kv
+    from ctadam.io import write_json_atomic
+
+    nets = _small([2.0] * 4, [-0.02] * 4) | {
+        ("cifar10", n): _net(60.0, [3.0] * 4, seeds=8) for n in ("none", "layer")}
+    summary, section = _claims_summary(nets)
+    section["records"] = {"kadam": str(tmp_path / "absent"),
+                          "kadam-cifar10": str(tmp_path / "absent")}
+    rows = {r["id"]: r for r in kv.claim_rows(summary, section)}
+    cifar = rows["kadam-cifar10"]
+    assert cifar["verdict"] == "undecidable at this scale" and cifar["value"] is None
+    assert "pipeline check, no verdict" in cifar["measure"]
+    # Given as a verdict task (e.g. the GPU protocol's own section) the same cells decide.
+    gpu_summary, gpu_section = _claims_summary(nets, verdict_tasks=("cifar10",))
+    assert kv.claim_row("kadam-cifar10", gpu_summary, gpu_section, "x")["verdict"] == \
+        "reproduced"
+    # The GPU protocol's records, when present, replace the CPU profile's cells.
+    write_json_atomic(tmp_path / "gpu" / "summary.json",
+                      {**gpu_summary, "verdict_tasks": ["cifar10"],
+                       "standalone_config": "gpu_kadam.yaml",
+                       "verdicts": gpu_section["verdicts"], "power": gpu_section["power"]})
+    section["records"]["kadam-cifar10"] = str(tmp_path / "gpu")
+    rows = {r["id"]: r for r in kv.claim_rows(summary, section)}
+    assert rows["kadam-cifar10"]["verdict"] == "reproduced"
+    assert rows["kadam-cifar10"]["rule"] == "kadam_optimizer protocol (gpu_kadam.yaml)"
+    sentence = kv.abstract_sentence(list(rows.values()))
+    assert sentence.count("is reproduced") == 2 and "pipeline check" not in sentence
+
+
+def test_publish_labels_a_figure_task_outside_verdict_tasks(monkeypatch, tmp_path):
+    from ctadam.plots import kadam_optimizer as kadam_plot
+
+    ka, names, sel = fake_study()
+    ka = {**ka, "verdict_tasks": [], "records": {"kadam": str(tmp_path),
+                                                  "kadam-cifar10": str(tmp_path)}}
+    chosen = ks.choose(ka, sel)
+    summary = ko.summarize({**sel, **fake_finals(ka, chosen, {})}, ka)
+    macros = ko.publish(summary, ka)["macros"]
+    assert macros["KadamFigureTaskNote"] == " (pipeline check, no verdict)"
+    assert macros["KadamSmallSource"] == macros["KadamCifarSource"] == "this profile's cells"
+    assert "pipeline check" in macros["KadamPaperClaimNone"]
+    assert "CIFAR-10 (whose CPU-profile cells are a pipeline check only)" in \
+        macros["KadamAbstractSentence"]
+    tables = ko.publish(summary, ka)["tables"]
+    assert "MNIST-1D (pipeline check)" in tables["kadam_optimizer_direct_table"]
+    assert "MNIST-1D (pipeline check), no norm" in tables["kadam_optimizer_baselines_table"]
+    judged = ko.publish(summary, {**ka, "verdict_tasks": ["mnist1d"]})["macros"]
+    assert judged["KadamFigureTaskNote"] == "" and "pipeline" not in judged["KadamPaperClaimNone"]
+    titles = []
+    monkeypatch.setattr(kadam_plot.style, "save",
+                        lambda fig, out: titles.append(fig._suptitle.get_text()
+                                                       if fig._suptitle else ""))
+    kadam_plot.plot(summary, "mnist1d", str(tmp_path / "k.pdf"))
+    kadam_plot.plot({**summary, "verdict_tasks": ["mnist1d"]}, "mnist1d", str(tmp_path / "k.pdf"))
+    assert titles == ["MNIST-1D: pipeline check, no verdict", ""]
+
+
+def test_a_profile_whose_seeds_cannot_reach_the_mde_ceiling_warns_at_parse_time(capsys):
+    from ctadam.experiments.kadam_optimizer import power as kpow
+
+    quick = protocol.family_section(
+        yaml.safe_load((REPO / "config" / "quick.yaml").read_text()), "kadam_optimizer")
+    lines = kpow.warn(quick)
+    assert [line.split(": with ")[0] for line in lines] == ["WARNING: kadam_optimizer"] * 2
+    assert "mnist1d" in lines[0] and "shakespeare" in lines[1]
+    assert "WARNING" in capsys.readouterr().err
+    needed = kpow.pairs_for_ceiling(quick, "mnist1d")
+    assert kpow.planned_mde(quick, "mnist1d") > 1.5
+    assert kpow.planned_mde({**quick, "seeds": list(range(needed))}, "mnist1d") <= 1.5
+    assert kpow.planned_mde({**quick, "seeds": list(range(needed - 1))}, "mnist1d") > 1.5
+    enough = {**quick, "seeds": list(range(max(needed, kpow.pairs_for_ceiling(
+        quick, "shakespeare"))))}
+    assert kpow.mde_warnings(enough) == []
+    with pytest.raises(ValueError, match="power.sd_prior.test_acc"):
+        kpow.mde_warnings({**quick, "power": {**quick["power"],
+                                              "sd_prior": {"test_acc": -1, "test_loss": 1}}})
+
+
+def test_selection_averages_its_seeds():
+    ka, names, sel = fake_study()
+    ka = {**ka, "select_seeds": [0, 3]}
+    more = {f"{k}_s3": fake_record(v["config"]["optimizer"]["lr"], 3,
+                                   v["eval"]["test_acc"][0] - (0.85 if k.endswith("lr1") else 0))
+            for k, v in sel.items()}
+    chosen = ks.choose(ka, {**sel, **more})
+    # Seed 3 makes the larger rate worse on average: the smaller rate wins now.
+    assert chosen[names[0]]["lr"] == 0.003
+    assert chosen[names[0]]["scores"][0] == pytest.approx(100 * 0.5)
+    with pytest.raises(ValueError, match=f"no selection record for run {names[0]}_lr0_s3"):
+        ks.choose(ka, sel)
+    with pytest.raises(ValueError, match="select_seeds"):
+        kp.select_seeds({**ka, "select_seeds": [0, 0]})
+
+
+# --- standalone protocols (ctadam.experiments.kadam_optimizer.standalone) ---
+
+def _tiny_gpu_protocol(tmp_path, **gpu):
+    """A tiny protocol config (1 norm, k in {2, 3}, 4 final seeds) and a fake CIFAR-10 file."""
+    from ctadam.experiments.kadam_optimizer.split import _save_npz
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "cifar.npz"
+    _save_npz(data, {"x_train": rng.integers(0, 256, (48, 3, 32, 32), dtype=np.uint8),
+                     "y_train": rng.integers(0, 10, 48, dtype=np.uint8),
+                     "x_test": rng.integers(0, 256, (16, 3, 32, 32), dtype=np.uint8),
+                     "y_test": rng.integers(0, 10, 16, dtype=np.uint8)})
+    config = yaml.safe_load((REPO / "config" / "gpu_kadam.yaml").read_text())
+    ka = config["kadam_optimizer"]
+    ka["seeds"] = [0, 1, 2, 3]
+    ka["tasks"]["cifar10"].update(model={"channels": [4]}, n_val=8, steps=3, batch_size=8,
+                                  lrs=[0.001, 0.01], log_every=1, norms=["none"], ks=[2, 3])
+    config["standalone"].update(processes=1, **gpu)
+    path = tmp_path / "gpu_kadam.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path, data
+
+
+def test_gpu_protocol_config_is_the_reviewers_protocol():
+    from ctadam.experiments.kadam_optimizer import standalone as gp
+
+    section, gpu = gp.load(REPO / "config" / "gpu_kadam.yaml")
+    spec = section["tasks"]["cifar10"]
+    assert spec["n_train"] is None and spec["n_test"] is None
+    assert gp.epochs(section, "cifar10", 50_000) >= 10
+    assert len(section["select_seeds"]) >= 2 and len(section["seeds"]) >= 16
+    assert sorted(spec["strategies"]) == sorted(kp.STRATEGIES) and spec["norms"] == ["none",
+                                                                                     "layer"]
+    assert [1, *spec["ks"]] == list(range(1, 11)) and section["verdict_tasks"] == ["cifar10"]
+
+
+def test_gpu_protocol_dry_run_plans_it_on_the_cpu(tmp_path, capsys):
+    from ctadam.experiments.kadam_optimizer import standalone as gp
+
+    config, data = _tiny_gpu_protocol(tmp_path)
+    assert ko_cli.main(["protocol", "--config", str(config), "--out", str(tmp_path / "o"),
+                        "--data", f"cifar10={data}", "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert "ESTIMATE on one GPU (not measured)" in printed
+    plan = json.loads((tmp_path / "o" / "plan.json").read_text())
+    # 1 AdamW + 4 strategies x 2 ks = 9 cells; 2 rates x 2 selection seeds; 4 final seeds.
+    assert (plan["cells"], plan["select_runs"], plan["final_runs"]) == (9, 36, 36)
+    assert plan["total_steps"] == 72 * 3 and not plan["stacked"]
+    assert plan["tasks"]["cifar10"]["epochs"] == pytest.approx(3 * 8 / 48)
+    fit = plan["ops"]["cifar10/none"]
+    assert fit["kadam"]["b"] > 0 and fit["adamw"]["a"] > 0  # a level costs operators
+    cells = [{"task": "cifar10", "norm": "none", "method": "adamw", "k": 1}] + [
+        {"task": "cifar10", "norm": "none", "method": m, "k": k}
+        for m in kp.STRATEGIES for k in (2, 3)]
+    launch = sum(3 * gp.per_step(plan["ops"], c) * plan["seconds_per_op"] * 8 for c in cells)
+    assert plan["launch_bound_s"] == pytest.approx(launch)
+    fixed = plan["cpu_run_fixed_s"]["cifar10/none"]
+    assert fixed == 0  # a GPU config times CPU steps alone (no whole runs)
+    cpu = sum((3 * gp.per_step(plan["cpu_step_s"], c) + fixed) * 8 for c in cells)
+    assert plan["cpu_estimate_s"] == pytest.approx(cpu) and cpu > 0  # 1 process
+    assert plan["gpu_estimate_s"] == max(plan["launch_bound_s"], plan["compute_bound_s"])
+    assert plan["estimate_s"] == plan["gpu_estimate_s"]  # the config's device is cuda
+    assert plan["gpu_stacked_estimate_s"] <= plan["gpu_estimate_s"]
+    assert plan["fits_budget"] == (plan["estimate_s"] <= plan["budget_s"])
+    assert not (tmp_path / "o" / "final").exists()  # a dry run trains nothing
+    cpu_config = yaml.safe_load(config.read_text())
+    cpu_config["device"] = "cpu"
+    config.write_text(yaml.safe_dump(cpu_config))
+    on_cpu = gp.dry_run(config, {"cifar10": str(data)})
+    # Whole runs timed: a run's fixed cost (set-up, data, evaluation) is in the CPU estimate.
+    assert on_cpu["cpu_run_fixed_s"]["cifar10/none"] > 0
+    assert on_cpu["estimate_s"] == on_cpu["cpu_estimate_s"] > 0
+    bad = yaml.safe_load(config.read_text())
+    bad["standalone"]["widen_factor"] = 1.0
+    config.write_text(yaml.safe_dump(bad))
+    with pytest.raises(ValueError, match="standalone.widen_factor"):
+        gp.load(config)
+
+
+def test_widening_extends_the_grid_at_the_edge_a_cell_chose():
+    from ctadam.experiments.kadam_optimizer import standalone as gp
+
+    section = {"run_tasks": ["cifar10"], "weight_decay": 0.1,
+               "tasks": {"cifar10": {"lrs": [0.001, 0.003, 0.01], "strategies": ["theory"]}}}
+    lrs = [0.001, 0.003, 0.01]
+    sel = {"a": {"task": "cifar10", "lrs": lrs, "lr": 0.01, "at_edge": True},
+           "b": {"task": "cifar10", "lrs": lrs, "lr": 0.003, "at_edge": False}}
+    assert gp.widen(section, sel, 3.0)
+    assert section["tasks"]["cifar10"]["lrs"] == [0.001, 0.003, 0.01, 0.03]
+    sel["a"]["at_edge"] = False
+    assert not gp.widen(section, sel, 3.0)
+
+
+@pytest.mark.slow
+def test_gpu_protocol_runs_end_to_end_on_the_cpu(tmp_path, monkeypatch):
+    config, data = _tiny_gpu_protocol(tmp_path, max_widen=1)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "rec"
+    assert ko_cli.main(["protocol", "--config", str(config), "--out", str(out), "--data",
+                        f"cifar10={data}", "--device", "cpu", "--work", str(tmp_path / "w")]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert len(summary["cells"]) == 9 and all(len(c["values"]) == 4 for c in summary["cells"])
+    [row] = json.loads((out / "claims.json").read_text())
+    assert row["id"] == "kadam-cifar10" and row["seeds"] <= 4
+    assert row["verdict"] == "undecidable at this scale"  # 4 seeds < min_seeds
+    assert "--dry-run" not in (out / "command.txt").read_text()
+    assert not any("per_step" in json.loads(p.read_text()) for p in (out / "final").glob("*"))

@@ -23,6 +23,7 @@ CLI::
 import argparse
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -175,24 +176,25 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-NUMBER_WORDS = ("Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine",
-                "Ten", "Eleven", "Twelve")
+_NUMBER_WORDS = ("Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine",
+                 "Ten", "Eleven", "Twelve", "Thirteen", "Fourteen", "Fifteen", "Sixteen",
+                 "Seventeen", "Eighteen", "Nineteen", "Twenty")
+
+
+def _word(piece: str) -> str:
+    if not piece.isdigit():
+        return piece.capitalize()
+    n = int(piece)
+    return _NUMBER_WORDS[n] if n < len(_NUMBER_WORDS) else "".join(
+        _NUMBER_WORDS[int(d)] for d in piece)
 
 
 def macro_stem(claim_id: str) -> str:
-    """``region-exact`` -> ``RegionExact``, ``kadam-cifar10`` -> ``KadamCifarTen`` (LaTeX macro
-    names are letters only: numbers up to 12 become words)."""
-    import re
-
-    def word(match):
-        n = int(match.group())
-        if n >= len(NUMBER_WORDS):
-            raise ValueError(f"claim id {claim_id!r}: numbers above {len(NUMBER_WORDS) - 1} "
-                             "have no macro name")
-        return NUMBER_WORDS[n]
-
-    parts = [re.sub(r"\d+", word, part) for part in claim_id.split("-")]
-    return "".join(part[:1].upper() + part[1:] for part in parts)
+    """``region-exact`` -> ``RegionExact``, ``kadam-cifar10`` -> ``KadamCifarTen`` (macro names
+    are letters only: a run of digits becomes its English word up to twenty, else digit by
+    digit)."""
+    return "".join(_word(piece) for part in claim_id.split("-")
+                   for piece in re.split(r"(\d+)", part) if piece)
 
 
 def macros(rows: list[dict]) -> dict[str, str]:

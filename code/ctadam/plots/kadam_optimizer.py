@@ -5,7 +5,9 @@ the implicit level of a normalized layer, \cref{eq:meta-adaptive}. One panel per
 normalization, LayerNorm) of one task: mean over seeds with error bars of +- one standard
 deviation, at each cell's learning rate chosen on the validation split; k = 1 is AdamW (shared
 by every strategy), Lion is a dashed horizontal line with a band of +- one standard deviation.
-Reads only ``data/kadam_optimizer/summary.json`` (rule ``kadam_optimizer_figure``).
+A task outside the summary's ``verdict_tasks`` (the quick profile's CIFAR-10 subset) is titled
+a pipeline check, no verdict. Reads only ``data/kadam_optimizer/summary.json`` (rule
+``kadam_optimizer_figure``).
 
 ``python -m ctadam.plots.kadam_optimizer --summary data/kadam_optimizer/summary.json
 --task cifar10 --out figures/kadam_optimizer.pdf``
@@ -13,6 +15,7 @@ Reads only ``data/kadam_optimizer/summary.json`` (rule ``kadam_optimizer_figure`
 
 import argparse
 
+from ctadam.experiments.kadam_optimizer.verdict import PIPELINE_CHECK
 from ctadam.io import read_json
 from ctadam.plots import style
 
@@ -62,6 +65,8 @@ def plot(summary: dict, task: str, out: str) -> None:
         ax.minorticks_off()
         ax.set_xlabel("$k$ (levels; $k=1$ is AdamW)")
         ax.set_title(f"{TITLE[task]}, {NORM_TITLE[norm]}")
+    if task not in summary.get("verdict_tasks", [task]):
+        fig.suptitle(f"{TITLE[task]}: {PIPELINE_CHECK}", fontsize=8)
     axes[0, 0].set_ylabel(YLABEL[task])
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=3, frameon=False, fontsize=6)

@@ -13,7 +13,7 @@ CLAIM_FAMILIES = [
     "continuous_time",
     "normalization",
     "meta_adaptive",
-    # "kadam_optimizer": added when its publish rule states the claim kadam
+    "kadam_optimizer",
 ]
 
 

@@ -6,8 +6,10 @@ without normalization, the direct test (un-normalized 2-Adam with the momentum-f
 level 2 of \cref{eq:meta-adaptive} against AdamW with and without LayerNorm) and the tuned
 baselines (AdamW, Lion). Modules: :mod:`.plan` (cells and run configs, torch-free),
 :mod:`.split` (the data of both stages), :mod:`.selection` (the learning-rate choice),
-:mod:`.stats` (paired and Welch intervals), :mod:`.summary`, :mod:`.tables` (publish) and
-:mod:`.gpu_cell` (timing and projection of a profile).
+:mod:`.summary`, :mod:`.tables` (publish), :mod:`.verdict` (the ledger rows ``kadam`` and
+``kadam-cifar10``, :data:`CLAIMS`), :mod:`.power` (the parse-time MDE warning),
+:mod:`.gpu_cell` (timing and projection of a profile) and :mod:`.standalone` (one command
+that runs a protocol outside the workflow: CIFAR-10 on one GPU, the small tasks on the CPU).
 
 Rules: ``kadam_optimizer_config`` (the selection configs, :func:`runs`),
 ``kadam_optimizer_split`` (per task), ``kadam_optimizer_select`` (the selection runs, one job
@@ -24,6 +26,7 @@ per shard), ``kadam_optimizer_choose`` (the chosen rates and the final configs),
 from ctadam.experiments.kadam_optimizer.plan import final_ids, runs, split_data
 from ctadam.experiments.kadam_optimizer.summary import summarize
 from ctadam.experiments.kadam_optimizer.tables import TABLES, publish
+from ctadam.experiments.kadam_optimizer.verdict import CLAIMS
 
 
 def trackers(config: dict) -> list:
@@ -31,4 +34,5 @@ def trackers(config: dict) -> list:
     return []
 
 
-__all__ = ["TABLES", "final_ids", "publish", "runs", "split_data", "summarize", "trackers"]
+__all__ = ["CLAIMS", "TABLES", "final_ids", "publish", "runs", "split_data", "summarize",
+           "trackers"]

@@ -1,5 +1,7 @@
-"""The k-Adam study's own steps: ``split`` (a task's data of both stages) and ``choose`` (the
-chosen rates and the final configs). See :mod:`ctadam.experiments.kadam_optimizer`."""
+"""The k-Adam study's own steps: ``split`` (a task's data of both stages), ``choose`` (the
+chosen rates and the final configs) and ``protocol`` (a standalone protocol run with
+records to commit: CIFAR-10 on one GPU, the small tasks on the CPU; :mod:`.standalone`).
+See :mod:`ctadam.experiments.kadam_optimizer`."""
 
 import argparse
 import json
@@ -39,9 +41,16 @@ def main(argv=None) -> int:
     cp.add_argument("--records", nargs="+", required=True, help="selection record dirs")
     cp.add_argument("--selection", required=True, help="the choice, JSON")
     cp.add_argument("--configs-dir", required=True, help="where <run_id>.json go")
+    from ctadam.experiments.kadam_optimizer import standalone
+
+    standalone.add_parser(sub)
     args = parser.parse_args(argv)
 
     def command() -> None:
+        if args.cmd == "protocol":
+            standalone.main(args, ["python", "-m", "ctadam.experiments.kadam_optimizer",
+                                     *(sys.argv[1:] if argv is None else argv)])
+            return
         ka = read_json_file(args.section)
         if args.cmd == "split":
             from ctadam.experiments.kadam_optimizer.split import split

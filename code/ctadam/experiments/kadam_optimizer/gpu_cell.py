@@ -101,7 +101,8 @@ def main(argv=None) -> None:
                 ops[key] = ops_per_step(ka, cell, data[cell["task"]])
             print(f"{key}: {1e3 * step_s[key]:.2f} ms/step, {ops.get(key, 0):.0f} ops/step",
                   flush=True)
-    runs = {c["name"]: len(ka["tasks"][c["task"]]["lrs"]) + len(ka["seeds"]) for c in cells}
+    runs = {c["name"]: len(ka["tasks"][c["task"]]["lrs"]) * len(ka.get("select_seeds", [0]))
+            + len(ka["seeds"]) for c in cells}
     steps = {c["name"]: ka["tasks"][c["task"]]["steps"] * runs[c["name"]] for c in cells}
     total = sum(steps[c["name"]] * step_s[kind(c)] for c in cells) / ka["shards"]
     out = {"config": args.config, "device": args.device, "shards": ka["shards"],

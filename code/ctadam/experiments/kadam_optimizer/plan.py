@@ -20,10 +20,11 @@ Every optimizer gets the same decoupled weight decay :math:`\lambda`
 grid is the task's grid times ``kadam_optimizer.lion.lr_scale`` (Lion's sign update has unit
 size per coordinate).
 
-The study has two stages: *select* (seed 0 of every cell at every rate of its grid, on a
-selection split that holds out part of the training data) and *final* (every seed at the
-chosen rate, on the final data). Run ids: ``<cell>_lr<i>`` (select), ``<cell>_s<seed>``
-(final); the data files of each stage are :func:`split_data`.
+The study has two stages: *select* (the seeds ``select_seeds`` of every cell at every rate
+of its grid, on a selection split that holds out part of the training data) and *final*
+(every seed at the chosen rate, on the final data). Run ids: ``<cell>_lr<i>`` (select, seed 0;
+``<cell>_lr<i>_s<seed>`` for another seed), ``<cell>_s<seed>`` (final); the data files of each
+stage are :func:`split_data`.
 """
 
 import copy
@@ -130,12 +131,27 @@ def run_config(ka: dict, cell: dict, lr: float, seed: int, data: str) -> dict:
     return cfg
 
 
+def select_seeds(ka: dict) -> list[int]:
+    """The seeds of the selection (``kadam_optimizer.select_seeds``, distinct integers >= 0)."""
+    seeds = ka["select_seeds"]
+    if (not isinstance(seeds, list) or not seeds or len(set(seeds)) != len(seeds)
+            or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds)):
+        raise ValueError(f"kadam_optimizer.select_seeds must be a non-empty list of distinct "
+                         f"integers >= 0, got {seeds!r}")
+    return seeds
+
+
+def select_name(cell: dict, i: int, seed: int) -> str:
+    """Run id of a selection run: ``<cell>_lr<i>`` for seed 0, ``<cell>_lr<i>_s<seed>``."""
+    return f"{cell['name']}_lr{i}" + ("" if seed == 0 else f"_s{seed}")
+
+
 def select_jobs(ka: dict, data: dict) -> list[dict]:
-    """Selection runs: seed 0 of every cell at every rate of its grid on the task's
-    selection file ``data[task]``."""
-    return [{"name": f"{c['name']}_lr{i}", "cell": c["name"], "lr": lr, "seed": 0,
-             "config": run_config(ka, c, lr, 0, data[c["task"]])}
-            for c in cells(ka) for i, lr in enumerate(lr_grid(ka, c))]
+    """Selection runs: every seed of ``select_seeds`` of every cell at every rate of its grid
+    on the task's selection file ``data[task]``."""
+    return [{"name": select_name(c, i, s), "cell": c["name"], "lr": lr, "seed": s,
+             "config": run_config(ka, c, lr, s, data[c["task"]])}
+            for c in cells(ka) for i, lr in enumerate(lr_grid(ka, c)) for s in select_seeds(ka)]
 
 
 def final_jobs(ka: dict, data: dict, chosen: dict) -> list[dict]:

@@ -26,7 +26,8 @@ def score(record: dict) -> float:
 def choose(ka: dict, records: dict[str, dict]) -> dict:
     """Per cell: the grid, each rate's validation score and the chosen rate.
 
-    ``records`` holds (at least) every selection run of the section ``ka``, by run id. The
+    ``records`` holds (at least) every selection run of the section ``ka``, by run id. A
+    rate's score is the mean over ``select_seeds`` (NaN when any of them diverged). The
     chosen rate has the best score (a diverged run is worst); when every rate diverged the
     smallest is kept and ``all_diverged`` is set; ``at_edge`` says that the chosen rate is an
     end of the grid (the best rate may lie outside it).
@@ -35,12 +36,14 @@ def choose(ka: dict, records: dict[str, dict]) -> dict:
     for job in plan.select_jobs(ka, plan.split_data(ka, "select")):
         if job["name"] not in records:
             raise ValueError(f"no selection record for run {job['name']}")
-        by_cell.setdefault(job["cell"], []).append((job["lr"], records[job["name"]]))
+        by_cell.setdefault(job["cell"], {}).setdefault(job["lr"], []).append(
+            records[job["name"]])
     out = {}
     for cell in plan.cells(ka):
-        runs = sorted(by_cell[cell["name"]], key=lambda pair: pair[0])
+        runs = sorted(by_cell[cell["name"]].items(), key=lambda pair: pair[0])
         goal = METRIC[cell["task"]][2]
-        scores = [score(r) for _, r in runs]
+        # A rate's score is the mean over the selection seeds; any diverged seed makes it NaN.
+        scores = [math.fsum(score(r) for r in rs) / len(rs) for _, rs in runs]
         signed = [(-s if goal == "max" else s) if math.isfinite(s) else math.inf
                   for s in scores]
         best = min(range(len(signed)), key=signed.__getitem__)

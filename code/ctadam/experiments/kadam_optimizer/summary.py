@@ -54,4 +54,6 @@ def summarize(records: dict[str, dict], section: dict) -> dict:
             "tasks": {t: {k: ka["tasks"][t][k] for k in ("lrs", "steps", "batch_size")}
                       | {"n_train": ka["tasks"][t].get("n_train"),
                          "arch": ka["tasks"][t]["arch"]} for t in ka["run_tasks"]},
-            "strategies": list(plan.STRATEGIES)}
+            "strategies": list(plan.STRATEGIES),
+            "verdict_tasks": list(ka["verdict_tasks"]), "verdicts": dict(ka["verdicts"]),
+            "power": dict(ka["power"])}

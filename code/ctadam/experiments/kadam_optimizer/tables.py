@@ -33,6 +33,13 @@ NUMBER = ["Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight"
           "Eleven", "Twelve", "Thirteen", "Fourteen", "Fifteen", "Sixteen"]
 
 
+def task_label(summary: dict, task: str) -> str:
+    """The task's name in a table, marked ``(pipeline check)`` when the summary's
+    ``verdict_tasks`` leave it out (no verdict is drawn from its cells)."""
+    check = task not in summary.get("verdict_tasks", [task])
+    return TASK_LABEL[task] + (" (pipeline check)" if check else "")
+
+
 def fmt_ms(cell, digits: int) -> str:
     """``mean \\pm std`` (math mode, no dollars), ``--`` when nothing finite."""
     if cell is None or not math.isfinite(cell["mean"]):
@@ -157,7 +164,7 @@ def direct_table(summary: dict) -> str:
             row.append(f"${fmt_ms(r[key], d)}$")
         for row, key in zip(rows[3:], ("vs_plain", "vs_normed", "norm_gain"), strict=True):
             row.append(f"${fmt_diff(r[key], d)}$")
-    header = ["", *[f"{TASK_LABEL[t]} {UNIT[t]}" for t in tasks]]
+    header = ["", *[f"{task_label(summary, t)} {UNIT[t]}" for t in tasks]]
     return _tabular(header, rows, "l" + "c" * len(tasks))
 
 
@@ -188,7 +195,7 @@ def baselines_table(summary: dict) -> str:
         rows[3].append(f"{best['k']}-Adam {STRATEGY_LABEL[best['method']]}: "
                        f"${fmt_ms(best, d)}$" if best else "--")
         rows[4].append(f"${fmt_diff(best['vs_adamw'], d)}$" if best else "--")
-    header = ["", *[f"{TASK_LABEL[t]}, {NORM_LABEL[n]}" for t, n in cols]]
+    header = ["", *[f"{task_label(summary, t)}, {NORM_LABEL[n]}" for t, n in cols]]
     return _tabular(header, rows, "l" + "c" * len(cols))
 
 
@@ -307,7 +314,8 @@ def power_rows(summary: dict, power: dict) -> list[dict]:
             largest = max(abs(c["vs_adamw"]["mean"]) for c in cells)
             effect = power["effect"][metric]
             mde = mde_paired(sd, n, power["alpha"], power["power"], tests) if n >= 2 else math.inf
-            rows.append({"task": task, "norm": norm, "metric": metric, "cells": len(cells),
+            rows.append({"task": task, "label": task_label(summary, task), "norm": norm,
+                         "metric": metric, "cells": len(cells),
                          "pairs": n, "sd": sd, "largest_difference": largest, "mde": mde,
                          "mde_16": mde_paired(sd, 16, power["alpha"], power["power"], tests),
                          "effect": effect,
@@ -323,7 +331,7 @@ def power_table(rows: list[dict]) -> str:
     body = []
     for r in rows:
         d = DIGITS[r["task"]]
-        body.append([TASK_LABEL[r["task"]], NORM_LABEL[r["norm"]], str(r["cells"]),
+        body.append([r.get("label", TASK_LABEL[r["task"]]), NORM_LABEL[r["norm"]], str(r["cells"]),
                      str(r["pairs"]), f"{r['sd']:.{d}f}", f"{r['largest_difference']:.{d}f}",
                      f"{r['mde']:.{d}f}", f"{r['mde_16']:.{d}f}",
                      f"{r['pairs_for_effect']} (${r['effect']:g}$)",
@@ -334,11 +342,44 @@ def power_table(rows: list[dict]) -> str:
     return _tabular(header, body, "llrrrrrrrl")
 
 
+def pipeline_note(section: dict, task: str) -> str:
+    """What follows a task's name in a caption or title: ``" (pipeline check, no verdict)"``
+    when ``task`` is not in ``section["verdict_tasks"]`` (its cells only show that the
+    pipeline runs end to end), else nothing."""
+    from ctadam.experiments.kadam_optimizer.verdict import PIPELINE_CHECK
+
+    return "" if task in section["verdict_tasks"] else f" ({PIPELINE_CHECK})"
+
+
 def publish(summary: dict, section: dict) -> dict:
-    """The ``\\Kadam...`` macros and the three tables; the k sweep is of
-    ``section["figure_task"]``."""
+    """The ``\\Kadam...`` macros, the tables and the ledger rows (:mod:`.verdict`); the k
+    sweep is of ``section["figure_task"]``. A figure task outside
+    ``section["verdict_tasks"]`` is labelled a pipeline check and its k = 2 tally is not read
+    as a verdict on the paper's claim."""
+    from ctadam.experiments.kadam_optimizer.verdict import abstract_sentence, claim_rows
+
     task = section["figure_task"]
-    return {"macros": macros(summary, task, section["power"]),
+    out = macros(summary, task, section["power"])
+    note = pipeline_note(section, task)
+    out["KadamFigureTaskNote"] = note
+    if note:
+        for norm in ("None", "Layer"):
+            out[f"KadamPaperClaim{norm}"] = (f"is not judged on {TASK_LABEL[task]} here (its "
+                                             f"cells are a pipeline check, no verdict)")
+    rows = claim_rows(summary, section)
+    by_id = {r["id"]: r for r in rows}
+    out["KadamClaimVerdict"] = by_id["kadam"]["verdict"]
+    out["KadamCifarClaimVerdict"] = by_id["kadam-cifar10"]["verdict"]
+    out["KadamClaimSeeds"] = str(by_id["kadam"]["seeds"])
+    out["KadamAbstractSentence"] = abstract_sentence(rows)
+    for claim_id, name in (("kadam", "KadamSmallSource"), ("kadam-cifar10", "KadamCifarSource")):
+        rule = by_id[claim_id]["rule"]
+        out[name] = ("this profile's cells" if rule == "kadam_optimizer_summary" else
+                     "the committed records of " + rule.replace("_", "\\_"))
+    out["KadamMinSeeds"] = str(section["verdicts"]["min_seeds"])
+    out["KadamMdeCeilingAcc"] = f"{section['power']['mde_ceiling']['test_acc']:g}"
+    out["KadamMdeCeilingLoss"] = f"{section['power']['mde_ceiling']['test_loss']:g}"
+    return {"macros": out, "claims": rows,
             "tables": {"kadam_optimizer_k_table": k_table(summary, task),
                        "kadam_optimizer_direct_table": direct_table(summary),
                        "kadam_optimizer_power_table": power_table(
