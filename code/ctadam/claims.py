@@ -32,7 +32,7 @@ from ctadam.stats import VERDICTS
 FIELDS = ("id", "claim", "verdict", "measure", "value", "interval", "seeds", "rule")
 # The claims every profile's ledger holds (its rows may be undecidable, never missing).
 REQUIRED_IDS = ("region-exact", "growth-rate", "band", "noise", "speed", "ode-order",
-                "norm-dynamics", "meta-adaptive", "kadam")
+                "norm-dynamics", "meta-adaptive", "kadam", "kadam-cifar10")
 README_BEGIN, README_END = "<!-- claims:begin -->", "<!-- claims:end -->"
 
 
