@@ -147,3 +147,12 @@ def test_claim_verdicts_follow_the_paired_interval_and_the_criteria():
     assert lrs.claim(split, section)["verdict"] == "undecidable at this scale"
     strict = SECTION | {"verdicts": SECTION["verdicts"] | {"min_seeds": 5}}
     assert lrs.claim(grows, strict)["verdict"] == "undecidable at this scale"
+
+
+def test_trend_names_what_the_direction_depends_on():
+    assert lrs.trend({"u <= 10": "shrinks", "theta growth": "shrinks"}) == (
+        "shrinks as the learning rate falls")
+    assert lrs.trend({"u <= 10": "shrinks", "u <= 3": "grows", "theta growth": "shrinks"}).endswith(
+        "depending on the threshold")
+    assert "depending on the criterion" in lrs.trend({"u <= 10": "shrinks", "u <= 3": "shrinks",
+                                                      "theta growth": "grows"})

@@ -117,6 +117,19 @@ def directions(summary: dict) -> dict[str, str]:
     return out
 
 
+def trend(by_criterion: dict[str, str]) -> str:
+    """The direction in words, read off the data: does the empirical region beyond the exact
+    boundary grow or shrink as the learning rate falls? One word when every criterion agrees;
+    "depending on the threshold" when the thresholds on the update disagree among themselves,
+    "depending on the criterion" when only the growth criterion differs from them."""
+    words = set(by_criterion.values())
+    if len(words) == 1:
+        return f"{words.pop()} as the learning rate falls"
+    on_update = {w for crit, w in by_criterion.items() if crit.startswith("u <=")}
+    which = "threshold" if len(on_update) > 1 else "criterion (the update or the growth of theta)"
+    return f"grows or shrinks as the learning rate falls, depending on the {which}"
+
+
 def _pct(x) -> str:
     return "--" if x is None else f"{100 * x:.1f}"
 
@@ -141,14 +154,8 @@ def numbers(summary: dict) -> dict[str, str]:
                                              for s in per_lr[0]["sensitivity"]
                                              if s["u_threshold"] != summary["K"]),
            "LrRegionBoundOk": "holds" if all(e["bound_ok"] for e in per_lr) else "fails"}
-    # The direction the paper states in words, read off the data: does the empirical region
-    # beyond the exact boundary grow or shrink as the learning rate falls? One word when every
-    # criterion (threshold) agrees, else "depending on the threshold"; the list says which.
+    out["LrRegionTrend"] = trend(directions(summary))
     by_criterion = directions(summary)
-    words = set(by_criterion.values())
-    out["LrRegionTrend"] = (f"{words.pop()} as the learning rate falls" if len(words) == 1 else
-                            "grows or shrinks as the learning rate falls, depending on the "
-                            "threshold")
     le = r"$\le$"
     out["LrRegionTrendByCriterion"] = "; ".join(
         f"{word} with {crit.replace('<=', le)}" for crit, word in by_criterion.items())
@@ -180,8 +187,9 @@ def claim(summary: dict, section: dict) -> dict:
     over seeds (:func:`ctadam.stats.paired_t`, level ``verdicts.alpha``). Reproduced when the
     interval lies above 0 and the direction is the same under every criterion (each
     ``sensitivity_u`` threshold and the growth criterion); not reproduced when it lies below 0
-    or contains 0 while every criterion says the share does not grow; otherwise, with fewer seeds
-    than ``verdicts.min_seeds``, or when the direction depends on the criterion, undecidable.
+    (the rule's own criterion; the others are reported beside it) or contains 0 while no
+    criterion says the share grows; otherwise, or with fewer seeds than ``verdicts.min_seeds``,
+    undecidable.
     """
     from ctadam.claims import row
     from ctadam.stats import VERDICTS, paired_t
