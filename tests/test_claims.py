@@ -118,3 +118,15 @@ def test_macro_stems_spell_digits_so_every_claim_id_has_a_macro():
     row = {"id": "kadam-cifar10", "claim": "c", "verdict": "undecidable at this scale",
            "measure": "m", "value": None, "interval": None, "seeds": 0, "rule": "r"}
     assert claims.macros([row])["ClaimVerdictKadamCifarTen"] == "undecidable at this scale"
+
+
+def test_latex_table_escapes_every_special_character():
+    r = row("band")
+    r["claim"] = "beta2 > beta1^2, |C|/2 < rho, 5 % & $x_1$ {a} ~b #1 \\c"
+    tex = claims.latex_table([r])
+    body = tex.splitlines()[4]
+    assert r"beta1\textasciicircum{}2" in body and r"\textgreater{}" in body
+    assert r"\$x\_1\$" in body and r"\{a\}" in body and r"\textbackslash{}c" in body
+    import re
+
+    assert not re.search(r"(?<!\\)[$^~]", body)  # no unescaped $, ^ or ~ is left

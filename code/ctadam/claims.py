@@ -147,11 +147,14 @@ def _interval(row: dict) -> str:
     return "n/a" if lo_hi is None else f"[{_number(lo_hi[0])}, {_number(lo_hi[1])}]"
 
 
+LATEX_SPECIAL = {"\\": r"\textbackslash{}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#",
+                 "$": r"\$", "{": r"\{", "}": r"\}", "^": r"\textasciicircum{}",
+                 "~": r"\textasciitilde{}", "<": r"\textless{}", ">": r"\textgreater{}"}
+
+
 def _latex(text: str) -> str:
-    for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"),
-                 ("#", r"\#")):
-        text = text.replace(a, b)
-    return text
+    """``text`` with every character special to LaTeX escaped (the ledger's free text)."""
+    return "".join(LATEX_SPECIAL.get(ch, ch) for ch in text)
 
 
 def latex_table(rows: list[dict]) -> str:
