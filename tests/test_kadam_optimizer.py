@@ -378,7 +378,8 @@ def test_cifar10_cells_of_a_cpu_profile_are_a_pipeline_check(tmp_path, monkeypat
     section["records"]["kadam-cifar10"] = str(tmp_path / "gpu")
     rows = {r["id"]: r for r in kv.claim_rows(summary, section)}
     assert rows["kadam-cifar10"]["verdict"] == "reproduced"
-    assert rows["kadam-cifar10"]["rule"] == "kadam_optimizer protocol (gpu_kadam.yaml)"
+    assert rows["kadam-cifar10"]["rule"] == "kadam_optimizer_publish"
+    assert "--config config/gpu_kadam.yaml" in rows["kadam-cifar10"]["measure"]
     sentence = kv.abstract_sentence(list(rows.values()))
     assert sentence.count("is reproduced") == 2 and "pipeline check" not in sentence
 

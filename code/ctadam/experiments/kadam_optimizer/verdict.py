@@ -167,7 +167,9 @@ def standalone_summary(section: dict, claim_id: str) -> dict | None:
 
 
 def claim_rows(summary: dict, section: dict) -> list[dict]:
-    """Both rows, each from its standalone protocol's records when they exist."""
+    """Both rows, each from its standalone protocol's records when they exist (then the row's
+    ``rule`` is ``kadam_optimizer_publish``, the rule that reads them, and its ``measure`` names
+    the records and the command that made them)."""
     rows = []
     for claim_id in CLAIMS:
         own = standalone_summary(section, claim_id)
@@ -176,8 +178,11 @@ def claim_rows(summary: dict, section: dict) -> list[dict]:
             continue
         own_section = {"verdict_tasks": own["verdict_tasks"], "verdicts": own["verdicts"],
                        "power": own["power"]}
-        rows.append(claim_row(claim_id, own, own_section,
-                              f"kadam_optimizer protocol ({own['standalone_config']})"))
+        row = claim_row(claim_id, own, own_section, "kadam_optimizer_publish")
+        row["measure"] = (f"from the committed records {RECORDS[claim_id]} of `python -m "
+                          f"ctadam.experiments.kadam_optimizer protocol --config "
+                          f"config/{own['standalone_config']}`: " + row["measure"])
+        rows.append(row)
     return rows
 
 
