@@ -130,3 +130,10 @@ def test_latex_table_escapes_every_special_character():
     import re
 
     assert not re.search(r"(?<!\\)[$^~]", body)  # no unescaped $, ^ or ~ is left
+
+
+def test_markdown_rows_keep_their_columns_when_the_text_holds_pipes():
+    r = row("growth-rate")
+    r["claim"] = "ln ||u_n||_inf grows at |C|/2"
+    line = claims.markdown_table([r]).splitlines()[2]
+    assert line.replace("\\|", "").count("|") == 9

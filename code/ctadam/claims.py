@@ -169,13 +169,19 @@ def latex_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _cell(text: str) -> str:
+    """Free text in a Markdown table cell: ``|`` (norms, |C|/2) escaped so it splits no column."""
+    return text.replace("|", "\\|")
+
+
 def markdown_table(rows: list[dict]) -> str:
     """The ledger as the README's Markdown table."""
     lines = ["| id | claim | verdict | measure | value | interval | seeds | rule |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| `{r['id']}` | {r['claim']} | **{r['verdict']}** | {r['measure']} | "
-                     f"{_number(r['value'])} | {_interval(r)} | {r['seeds']} | `{r['rule']}` |")
+        lines.append(f"| `{r['id']}` | {_cell(r['claim'])} | **{r['verdict']}** | "
+                     f"{_cell(r['measure'])} | {_number(r['value'])} | {_interval(r)} | "
+                     f"{r['seeds']} | `{r['rule']}` |")
     return "\n".join(lines) + "\n"
 
 
