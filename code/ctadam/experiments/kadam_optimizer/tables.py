@@ -351,6 +351,23 @@ def pipeline_note(section: dict, task: str) -> str:
     return "" if task in section["verdict_tasks"] else f" ({PIPELINE_CHECK})"
 
 
+def records_source(section: dict, claim_id: str, rule: str) -> tuple[str, str]:
+    """Where a k-Adam row comes from, in words, and the measured wall time of its standalone
+    protocol (its ``plan.json``), or "not run" when the row comes from this profile's cells."""
+    import json
+    from pathlib import Path
+
+    from ctadam.experiments.kadam_optimizer.verdict import RECORDS
+
+    if rule == "kadam_optimizer_summary":
+        return "this profile's cells", "not run"
+    folder = Path(section.get("records", RECORDS)[claim_id])
+    plan = folder / "plan.json"
+    wall = (f"{json.loads(plan.read_text())['wall_s'] / 60:.1f} min" if plan.exists()
+            else "not recorded")
+    return "the committed records in \\texttt{" + str(folder).replace("_", "\\_") + "}", wall
+
+
 def publish(summary: dict, section: dict) -> dict:
     """The ``\\Kadam...`` macros, the tables and the ledger rows (:mod:`.verdict`); the k
     sweep is of ``section["figure_task"]``. A figure task outside
@@ -372,10 +389,9 @@ def publish(summary: dict, section: dict) -> dict:
     out["KadamCifarClaimVerdict"] = by_id["kadam-cifar10"]["verdict"]
     out["KadamClaimSeeds"] = str(by_id["kadam"]["seeds"])
     out["KadamAbstractSentence"] = abstract_sentence(rows)
-    for claim_id, name in (("kadam", "KadamSmallSource"), ("kadam-cifar10", "KadamCifarSource")):
-        rule = by_id[claim_id]["rule"]
-        out[name] = ("this profile's cells" if rule == "kadam_optimizer_summary" else
-                     "the committed records of " + rule.replace("_", "\\_"))
+    for claim_id, name in (("kadam", "KadamSmall"), ("kadam-cifar10", "KadamCifar")):
+        out[f"{name}Source"], out[f"{name}Wall"] = records_source(
+            section, claim_id, by_id[claim_id]["rule"])
     out["KadamMinSeeds"] = str(section["verdicts"]["min_seeds"])
     out["KadamMdeCeilingAcc"] = f"{section['power']['mde_ceiling']['test_acc']:g}"
     out["KadamMdeCeilingLoss"] = f"{section['power']['mde_ceiling']['test_loss']:g}"
