@@ -23,8 +23,10 @@ from ctadam.paths import DATASETS
 
 KADAM_OPTIMIZER = protocol.family_section(config, "kadam_optimizer")
 # A profile whose seeds cannot reach power.mde_ceiling (with the stated sd_prior) is warned
-# about here, when the workflow is parsed; it still runs.
-kadam_optimizer_power.warn(KADAM_OPTIMIZER)
+# about here, when the workflow is parsed (once: not again when a job's own process reparses
+# it); it still runs.
+if workflow.is_main_process:
+    kadam_optimizer_power.warn(KADAM_OPTIMIZER)
 KADAM_OPTIMIZER_SELECT_DATA = kadam_optimizer_family.split_data(KADAM_OPTIMIZER, "select")
 KADAM_OPTIMIZER_FINAL_DATA = kadam_optimizer_family.split_data(KADAM_OPTIMIZER, "final")
 KADAM_OPTIMIZER_SELECT_RUNS = protocol.checked_runs(
