@@ -381,8 +381,8 @@ def publish(summary: dict, section: dict) -> dict:
     out["KadamFigureTaskNote"] = note
     if note:
         for norm in ("None", "Layer"):
-            out[f"KadamPaperClaim{norm}"] = (f"is not judged on {TASK_LABEL[task]} here (its "
-                                             f"cells are a pipeline check, no verdict)")
+            out[f"KadamPaperClaim{norm}"] = ("is not judged (these cells are a pipeline "
+                                             "check, no verdict)")
     rows = claim_rows(summary, section)
     by_id = {r["id"]: r for r in rows}
     out["KadamClaimVerdict"] = by_id["kadam"]["verdict"]

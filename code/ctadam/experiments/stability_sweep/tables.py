@@ -69,6 +69,8 @@ def macros(summary: dict, sweep_cfg: dict) -> dict[str, str]:
         "SweepUndecidableHorizon": str(summary["undecidable"].get(UNDECIDABLE_HORIZON, 0)
                                        + summary["undecidable"].get(UNDECIDABLE_BOUNDARY, 0)),
         "SweepThetaAgreement": f"{100 * summary['theta_rule']['agreement']:.0f}",
+        "SweepRegionsDiffer": str(sum(c["theory_unstable"] != c["paper_unstable"]
+                                      for c in summary["cells"] if c["decidable"])),
         "SweepInsideRuns": str(summary["bound"]["runs"]),
         "SweepMaxBoundRatio": f"{summary['bound']['max_ratio']:.3f}",
         "SweepBoundSlack": _latex_num(1.0 - summary["bound"]["max_ratio"]),
@@ -94,8 +96,8 @@ def macros(summary: dict, sweep_cfg: dict) -> dict[str, str]:
         a, c = summary[key], summary[key]["confusion"]
         out |= {f"Sweep{name}AgreeCells": str(a["agree"]),
                 f"Sweep{name}Agreement": _pct(a["agreement"]),
-                f"Sweep{name}AgreementLo": _pct(a["interval"][0]),
-                f"Sweep{name}AgreementHi": _pct(a["interval"][1]),
+                f"Sweep{name}AgreementLo": _pct(a["interval"][0], 1),
+                f"Sweep{name}AgreementHi": _pct(a["interval"][1], 1),
                 f"Sweep{name}StableAsStable": str(c["theory_stable_measured_stable"]),
                 f"Sweep{name}StableAsUnstable": str(c["theory_stable_measured_unstable"]),
                 f"Sweep{name}UnstableAsStable": str(c["theory_unstable_measured_stable"]),
@@ -103,8 +105,8 @@ def macros(summary: dict, sweep_cfg: dict) -> dict[str, str]:
     return out
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.0f}" if math.isfinite(x) else "n/a"
+def _pct(x: float, digits: int = 0) -> str:
+    return f"{100 * x:.{digits}f}" if math.isfinite(x) else "n/a"
 
 
 def sensitivity_macros(summary: dict) -> dict[str, str]:
@@ -175,8 +177,8 @@ def table(summary: dict, rule_p_max: float) -> str:
     for key, name in (("exact", "$\\gamma^2<\\beta$"), ("paper", "$C>0$")):
         a = summary[key]
         lines.append(f"rule $K={summary['K']:g}$, {name} & {counts(a['confusion'])} & "
-                     f"{_pct(a['agreement'])}\\,\\% [{_pct(a['interval'][0])}, "
-                     f"{_pct(a['interval'][1])}] \\\\")
+                     f"{_pct(a['agreement'])}\\,\\% [{_pct(a['interval'][0], 1)}, "
+                     f"{_pct(a['interval'][1], 1)}] \\\\")
     lines.append("\\midrule")
     lines.append("\\multicolumn{6}{l}{sensitivity: earlier rule on $\\lVert\\theta_n\\rVert$, "
                  "all runs, $\\gamma^2<\\beta$} \\\\")

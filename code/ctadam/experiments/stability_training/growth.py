@@ -255,8 +255,10 @@ def claim(summary: dict, section: dict) -> dict:
                 "none": "neither"}[c["follows"]]
         detail = (f"; the slopes follow {name} ({c['rho']} of {c['points']} points nearer rho, "
                   f"{c['paper']} nearer |C|/2)")
+    span = ("; interval: the range of the per-seed ratios at those points (not a confidence "
+            "interval)")
     return {"id": CLAIM_ID, "claim": CLAIM_TEXT, "verdict": verdict,
-            "measure": where + detail, "value": c["value"], "interval": c["interval"],
+            "measure": where + detail + span, "value": c["value"], "interval": c["interval"],
             "seeds": c["seeds"], "rule": "stability_training_summary"}
 
 
