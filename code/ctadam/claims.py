@@ -27,7 +27,7 @@ import re
 import sys
 from pathlib import Path
 
-from ctadam.stats import VERDICTS
+from ctadam.stats import NOT_REPRODUCED, REPRODUCED, UNDECIDABLE, VERDICTS
 
 FIELDS = ("id", "claim", "verdict", "measure", "value", "interval", "seeds", "rule")
 # The claims every profile's ledger holds (its rows may be undecidable, never missing).
@@ -101,13 +101,13 @@ def interval_verdict(interval, threshold: float, seeds: int, min_seeds: int) -> 
     when it lies below it, otherwise (or with fewer than ``min_seeds`` seeds, or no interval)
     ``"undecidable at this scale"``."""
     if interval is None or seeds < min_seeds or not all(math.isfinite(x) for x in interval):
-        return VERDICTS[2]
+        return UNDECIDABLE
     lo, hi = interval
     if lo >= threshold:
-        return VERDICTS[0]
+        return REPRODUCED
     if hi < threshold:
-        return VERDICTS[1]
-    return VERDICTS[2]
+        return NOT_REPRODUCED
+    return UNDECIDABLE
 
 
 def ratio_verdict(interval, tolerance: float, seeds: int, min_seeds: int) -> str:
@@ -115,13 +115,13 @@ def ratio_verdict(interval, tolerance: float, seeds: int, min_seeds: int) -> str
     lies within ``1 +- tolerance``, ``"not reproduced"`` when it lies wholly outside, otherwise
     (or with fewer than ``min_seeds`` seeds, or no interval) ``"undecidable at this scale"``."""
     if interval is None or seeds < min_seeds or not all(math.isfinite(x) for x in interval):
-        return VERDICTS[2]
+        return UNDECIDABLE
     lo, hi = interval
     if 1 - tolerance <= lo and hi <= 1 + tolerance:
-        return VERDICTS[0]
+        return REPRODUCED
     if hi < 1 - tolerance or lo > 1 + tolerance:
-        return VERDICTS[1]
-    return VERDICTS[2]
+        return NOT_REPRODUCED
+    return UNDECIDABLE
 
 
 def mean_interval(values, alpha: float) -> tuple[float, list[float] | None]:

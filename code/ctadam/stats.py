@@ -34,7 +34,9 @@ import numpy as np
 
 from ctadam.checks import check_int, check_real
 
-VERDICTS = ("reproduced", "not reproduced", "undecidable at this scale")
+REPRODUCED, NOT_REPRODUCED, UNDECIDABLE = ("reproduced", "not reproduced",
+                                           "undecidable at this scale")
+VERDICTS = (REPRODUCED, NOT_REPRODUCED, UNDECIDABLE)
 
 
 def _level(name: str, value: float) -> float:

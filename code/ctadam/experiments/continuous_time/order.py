@@ -28,6 +28,7 @@ The measurement is deterministic (no seed enters it), so the row's ``seeds`` is 
 
 import math
 
+from ctadam.stats import NOT_REPRODUCED, REPRODUCED, UNDECIDABLE
 from ctadam.theory import continuous
 
 RULE = "continuous_time_summary"
@@ -79,14 +80,14 @@ def claim_verdict(orders: dict) -> dict:
     moving = [f"{p}/{m}" for p, m, c in cells
               if math.isnan(c["change"]) or c["change"] > tol]
     if failed:
-        verdict, reason = "undecidable at this scale", f"solver check fails for {failed}"
+        verdict, reason = UNDECIDABLE, f"solver check fails for {failed}"
     elif moving:
-        verdict = "undecidable at this scale"
+        verdict = UNDECIDABLE
         reason = f"local slopes still change by more than {tol:g} for {moving}"
     elif all(k >= q - tol for k in k0) and abs(value - q) <= tol:
-        verdict, reason = "reproduced", f"every order >= {q - tol:g}, worst case within {tol:g}"
+        verdict, reason = REPRODUCED, f"every order >= {q - tol:g}, worst case within {tol:g}"
     else:
-        verdict, reason = "not reproduced", f"worst-case order {value:.2f} is not {q:g} +- {tol:g}"
+        verdict, reason = NOT_REPRODUCED, f"worst-case order {value:.2f} is not {q:g} +- {tol:g}"
     return {"verdict": verdict, "value": value, "interval": interval, "reason": reason,
             "cells": [(p, m, c["order"]) for p, m, c in cells]}
 

@@ -37,13 +37,13 @@ from pathlib import Path
 
 from ctadam.experiments.kadam_optimizer import plan
 from ctadam.experiments.kadam_optimizer.tables import NORM_LABEL, TASK_LABEL, two_adam_mde
+from ctadam.stats import NOT_REPRODUCED, REPRODUCED, UNDECIDABLE
 
 CLAIMS = ("kadam", "kadam-cifar10")
 CLAIM_TEXT = "2-Adam beats Adam(W) under three of four upper-level strategies"
 # Per claim: the tasks it is judged on; the first one's un-normalized network gives the value.
 CLAIM_TASKS = {"kadam": ("mnist1d", "shakespeare"), "kadam-cifar10": ("cifar10",)}
-UNDECIDABLE, REPRODUCED, NOT_REPRODUCED = ("undecidable at this scale", "reproduced",
-                                           "not reproduced")
+
 # Per claim, where its standalone protocol's records go (one command each; committed to git).
 RECORDS = {"kadam": "data/device/kadam_medium", "kadam-cifar10": "data/device/kadam_cifar10"}
 PIPELINE_CHECK = "pipeline check, no verdict"

@@ -192,21 +192,21 @@ def claim(summary: dict, section: dict) -> dict:
     undecidable.
     """
     from ctadam.claims import row
-    from ctadam.stats import VERDICTS, paired_t
+    from ctadam.stats import NOT_REPRODUCED, REPRODUCED, UNDECIDABLE, paired_t
 
     v = section["verdicts"]
     small, large = summary["per_lr"][0]["by_seed"], summary["per_lr"][-1]["by_seed"]
     pairs = [(a, b) for a, b in zip(small, large, strict=True)
              if a is not None and b is not None]
     words = set(directions(summary).values())
-    verdict, test = VERDICTS[2], None
+    verdict, test = UNDECIDABLE, None
     if len(pairs) >= max(2, v["min_seeds"]):
         test = paired_t([a for a, _ in pairs], [b for _, b in pairs], v["alpha"])
         lo, hi = test["low"], test["high"]
         if lo > 0 and words == {"grows"}:
-            verdict = VERDICTS[0]
+            verdict = REPRODUCED
         elif hi < 0 or (words and "grows" not in words):
-            verdict = VERDICTS[1]
+            verdict = NOT_REPRODUCED
     measure = (f"per-seed change of the stable share beyond the exact boundary (decidable cells, "
                f"rule K = {summary['K']:g}) from the largest to the smallest learning rate; "
                f"paired t interval; directions by criterion: "

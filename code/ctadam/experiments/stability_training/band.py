@@ -43,6 +43,7 @@ from ctadam.experiments.measures import is_growing
 from ctadam.experiments.stability_training.configs import paper_decidable, stability_points
 from ctadam.experiments.stability_training.growth import TASK_MACRO, TASK_NAME, tasks_in_order
 from ctadam.experiments.stability_training.measure import proportion, strip_eval
+from ctadam.stats import NOT_REPRODUCED, REPRODUCED, UNDECIDABLE
 
 UNDECIDABLE_PAPER = "undecidable: the paper's |C|/2 cannot reach 10 K within the horizon"
 CLAIM = ("Updates grow (training becomes unstable) in the band between the exact boundary "
@@ -154,12 +155,12 @@ def band_verdict(band: dict, top: dict, seeds: int, min_seeds: int) -> str:
     otherwise "undecidable at this scale".
     """
     if seeds < min_seeds or band["n"] == 0:
-        return "undecidable at this scale"
+        return UNDECIDABLE
     if band["low"] > 0.5:
-        return "reproduced"
+        return REPRODUCED
     if band["high"] < 0.5 and top["n"] > 0 and top["low"] > 0.5:
-        return "not reproduced"
-    return "undecidable at this scale"
+        return NOT_REPRODUCED
+    return UNDECIDABLE
 
 
 def claim(summary: dict, st: dict) -> dict:
@@ -184,9 +185,9 @@ def claim(summary: dict, st: dict) -> dict:
 def follows(summary: dict, st: dict) -> str:
     """Which boundary the counts side with, in words, from :func:`band_verdict`."""
     verdict = claim(summary, st)["verdict"]
-    if verdict == "reproduced":
+    if verdict == REPRODUCED:
         return "the paper's boundary $C=0$"
-    if verdict == "not reproduced":
+    if verdict == NOT_REPRODUCED:
         return "the exact boundary $\\beta=\\gamma^2$"
     return "neither boundary decisively at this scale"
 

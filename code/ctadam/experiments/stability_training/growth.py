@@ -34,6 +34,7 @@ import numpy as np
 
 from ctadam import io
 from ctadam.experiments.stability_training.measure import strip_eval
+from ctadam.stats import NOT_REPRODUCED, REPRODUCED, UNDECIDABLE
 
 PREDICTIONS = {"paper": "paper_rate", "exact": "exact_rate"}
 # The measured slopes: measure -> key of a point.
@@ -244,13 +245,13 @@ def claim(summary: dict, section: dict) -> dict:
              f"than {tol:.0%}; rule: reproduced if within {tol:.0%} of 1, undecidable with no "
              f"such point or fewer than {min_seeds} seeds")
     if c["points"] == 0 or c["seeds"] < min_seeds:
-        verdict = "undecidable at this scale"
+        verdict = UNDECIDABLE
         detail = ("; undecidable: no such point" if c["points"] == 0 else
                   f"; undecidable: {c['seeds']} probe seeds, fewer than {min_seeds}")
     elif abs(c["value"] - 1.0) <= tol:
-        verdict, detail = "reproduced", ""
+        verdict, detail = REPRODUCED, ""
     else:
-        verdict = "not reproduced"
+        verdict = NOT_REPRODUCED
         name = {"rho": "the exact rate rho", "paper": "|C|/2", "tie": "neither (a tie)",
                 "none": "neither"}[c["follows"]]
         detail = (f"; the slopes follow {name} ({c['rho']} of {c['points']} points nearer rho, "

@@ -47,6 +47,7 @@ from ctadam.experiments.stability_training.measure import (
     rule_boundary,
     strip_eval,
 )
+from ctadam.stats import NOT_REPRODUCED, REPRODUCED, UNDECIDABLE
 
 CLAIM = ("Gradient noise (minibatches) and AdamW weight decay do not change where training "
          "becomes unstable: the unstable share of the runs outside the exact region is the "
@@ -151,14 +152,14 @@ def noise_verdict(tests: list[dict], seeds: int, verdicts: dict) -> str:
     """
     done = [t for t in tests if t["difference"] is not None]
     if seeds < verdicts["min_seeds"] or not done:
-        return "undecidable at this scale"
+        return UNDECIDABLE
     if any(t["p_holm"] < verdicts["alpha"] for t in done):
-        return "not reproduced"
+        return NOT_REPRODUCED
     margin = 1.0 - verdicts["agreement"]
     if len(done) == len(tests) and all(-margin <= t["low"] and t["high"] <= margin
                                        for t in done):
-        return "reproduced"
-    return "undecidable at this scale"
+        return REPRODUCED
+    return UNDECIDABLE
 
 
 def headline(tests: list[dict]) -> dict | None:

@@ -72,15 +72,14 @@ def censored(steps: int | None, horizon: int) -> int:
 
 
 def spearman(x, y) -> float:
-    """Spearman's rank correlation: Pearson's r of the ranks (average ranks for ties, as
-    :func:`scipy.stats.spearmanr`); NaN when x or y is constant or shorter than 2."""
-    from scipy.stats import rankdata
+    """Spearman's rank correlation (:func:`scipy.stats.spearmanr`, average ranks for ties);
+    NaN when x or y is constant or shorter than 2."""
+    from scipy.stats import spearmanr
 
     x, y = np.asarray(x, float), np.asarray(y, float)
     if x.size < 2 or not (np.ptp(x) > 0 and np.ptp(y) > 0):
         return math.nan
-    rx, ry = rankdata(x) - (x.size + 1) / 2, rankdata(y) - (y.size + 1) / 2
-    return float(np.dot(rx, ry) / math.sqrt(np.dot(rx, rx) * np.dot(ry, ry)))
+    return float(spearmanr(x, y).statistic)
 
 
 def within_seed_rhos(blocks: list[list[tuple[float, float]]], cache: dict | None = None
