@@ -39,6 +39,7 @@ from collections import Counter
 
 import numpy as np
 
+from ctadam.claims import row
 from ctadam.experiments.measures import is_growing
 from ctadam.experiments.stability_training.configs import paper_decidable, stability_points
 from ctadam.experiments.stability_training.growth import TASK_MACRO, TASK_NAME, tasks_in_order
@@ -176,10 +177,8 @@ def claim(summary: dict, st: dict) -> dict:
                f"(rho = {summary['rhos'][-1]:g}: {top['k']} of {top['n']} unstable) have a "
                f"lower end > 0.5; undecidable otherwise or below "
                f"{st['verdicts']['min_seeds']} seeds")
-    return {"id": "band", "claim": CLAIM, "verdict": verdict, "measure": measure,
-            "value": band["fraction"],
-            "interval": None if band["n"] == 0 else [band["low"], band["high"]],
-            "seeds": summary["seeds"], "rule": "stability_training_summary"}
+    return row("band", CLAIM, verdict, measure, band["fraction"], [band["low"], band["high"]],
+               summary["seeds"], "stability_training_summary")
 
 
 def follows(summary: dict, st: dict) -> str:

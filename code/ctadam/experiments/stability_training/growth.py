@@ -33,6 +33,7 @@ import math
 import numpy as np
 
 from ctadam import io
+from ctadam.claims import row
 from ctadam.experiments.stability_training.measure import strip_eval
 from ctadam.stats import NOT_REPRODUCED, REPRODUCED, UNDECIDABLE
 
@@ -258,9 +259,8 @@ def claim(summary: dict, section: dict) -> dict:
                   f"{c['paper']} nearer |C|/2)")
     span = ("; interval: the range of the per-seed ratios at those points (not a confidence "
             "interval)")
-    return {"id": CLAIM_ID, "claim": CLAIM_TEXT, "verdict": verdict,
-            "measure": where + detail + span, "value": c["value"], "interval": c["interval"],
-            "seeds": c["seeds"], "rule": "stability_training_summary"}
+    return row(CLAIM_ID, CLAIM_TEXT, verdict, where + detail + span, c["value"], c["interval"],
+               c["seeds"], "stability_training_summary")
 
 
 TASK_MACRO = {"mnist1d": "Mnist", "shakespeare": "Shakespeare"}

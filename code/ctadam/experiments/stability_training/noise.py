@@ -37,6 +37,7 @@ import math
 
 import numpy as np
 
+from ctadam.claims import row
 from ctadam.experiments.measures import is_growing
 from ctadam.experiments.stability_training.configs import noise_conditions, stability_points
 from ctadam.experiments.stability_training.measure import (
@@ -186,10 +187,9 @@ def claim(summary: dict, st: dict) -> dict:
                f"smallest adjusted p ({name}); reproduced if none is significant and every "
                f"interval lies within +-{1 - v['agreement']:.2g}, not reproduced if one is "
                f"significant, undecidable otherwise or below {v['min_seeds']} seeds")
-    return {"id": "noise", "claim": CLAIM, "verdict": verdict, "measure": measure,
-            "value": None if h is None else h["difference"],
-            "interval": None if h is None else [h["low"], h["high"]],
-            "seeds": summary["seeds"], "rule": "stability_training_summary"}
+    return row("noise", CLAIM, verdict, measure, None if h is None else h["difference"],
+               None if h is None else [h["low"], h["high"]], summary["seeds"],
+               "stability_training_summary")
 
 
 def _label(c: dict) -> str:

@@ -254,21 +254,21 @@ def summarize(runs: list[dict], st: dict) -> dict:
 
 def claim(summary: dict, st: dict) -> dict:
     """Ledger row ``speed`` (:mod:`ctadam.claims`) with the pre-registered verdict."""
+    from ctadam.claims import row
+
     v = summary["value"]
-    finite = all(math.isfinite(x) for x in (v["low"], v["high"]))
     rhos = [c["mean_rho"] for c in summary["cells"] if math.isfinite(c["mean_rho"])]
     spread = f"{_f(min(rhos))} to {_f(max(rhos))}" if rhos else "--"
-    return {"id": "speed", "claim": CLAIM, "verdict": summary["verdict"],
-            "measure": (f"Spearman rho between C and steps to each of {len(summary['targets'])} "
-                        "pre-registered held-out loss targets, within each seed, along the "
-                        "gamma and beta lines; value = median over targets x lines of the mean "
-                        "over seeds; reproduced iff every target x line is negative with "
-                        f"Holm-adjusted one-sample t p < {summary['alpha']:g}, not reproduced "
-                        "iff one is significantly positive; interval: seed-blocked bootstrap of "
-                        f"the value; the cells' mean rho ranges from {spread}"),
-            "value": v["median_mean_rho"] if math.isfinite(v["median_mean_rho"]) else None,
-            "interval": [v["low"], v["high"]] if finite else None,
-            "seeds": summary["seeds"], "rule": "stability_training_summary"}
+    return row("speed", CLAIM, summary["verdict"],
+               (f"Spearman rho between C and steps to each of {len(summary['targets'])} "
+                "pre-registered held-out loss targets, within each seed, along the "
+                "gamma and beta lines; value = median over targets x lines of the mean "
+                "over seeds; reproduced iff every target x line is negative with "
+                f"Holm-adjusted one-sample t p < {summary['alpha']:g}, not reproduced "
+                "iff one is significantly positive; interval: seed-blocked bootstrap of "
+                f"the value; the cells' mean rho ranges from {spread}"),
+               v["median_mean_rho"], [v["low"], v["high"]], summary["seeds"],
+               "stability_training_summary")
 
 
 def _f(x: float, fmt: str = ".2f") -> str:
